@@ -1,0 +1,2 @@
+// @sluice/fetch: its code arrives with the issue that builds this package (see DESIGN.md).
+export {};

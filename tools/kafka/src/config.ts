@@ -1,0 +1,157 @@
+import type { TlsMaterial } from './tls.ts';
+import type { KafkaLine } from './versions.ts';
+
+export type ListenerName = 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
+export type SecurityFeature = 'sasl' | 'tls';
+
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+/** The test user that every SASL mechanism of a harness cluster accepts. Test-only credentials. */
+export interface SaslUser {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface NodeLayout {
+  readonly nodeId: number;
+  /** Folder of this node: server.properties, its log, and data/ (log.dirs). */
+  readonly dir: string;
+  readonly controllerPort: number;
+  readonly listenerPorts: Readonly<Partial<Record<ListenerName, number>>>;
+}
+
+/** The listeners a cluster with these security features has; PLAINTEXT always comes first. */
+export function listenersFor(security: ReadonlySet<SecurityFeature>): ListenerName[] {
+  const listeners: ListenerName[] = ['PLAINTEXT'];
+  if (security.has('sasl')) listeners.push('SASL_PLAINTEXT');
+  if (security.has('tls')) listeners.push('SSL');
+  if (security.has('sasl') && security.has('tls')) listeners.push('SASL_SSL');
+  return listeners;
+}
+
+export interface ServerConfigInput {
+  readonly line: KafkaLine;
+  readonly node: NodeLayout;
+  readonly voters: readonly NodeLayout[];
+  readonly brokerCount: number;
+  readonly sasl?: SaslUser;
+  readonly tls?: TlsMaterial;
+  readonly clientAuth?: 'none' | 'required';
+  /** Extra or overriding broker properties, applied last. */
+  readonly overrides?: Readonly<Record<string, string | number | boolean>>;
+}
+
+const JAAS_LOGIN_MODULES: Record<SaslMechanism, string> = {
+  PLAIN: 'org.apache.kafka.common.security.plain.PlainLoginModule',
+  'SCRAM-SHA-256': 'org.apache.kafka.common.security.scram.ScramLoginModule',
+  'SCRAM-SHA-512': 'org.apache.kafka.common.security.scram.ScramLoginModule',
+  OAUTHBEARER: 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule',
+};
+
+function jaasConfig(mechanism: SaslMechanism, user: SaslUser): string {
+  const module = JAAS_LOGIN_MODULES[mechanism];
+  if (mechanism === 'PLAIN') return `${module} required user_${user.username}="${user.password}";`;
+  // OAUTHBEARER: the broker's default unsecured-JWS validator accepts unsigned tokens (tests only).
+  if (mechanism === 'OAUTHBEARER') return `${module} required unsecuredLoginStringClaim_sub="${user.username}";`;
+  return `${module} required;`;
+}
+
+/** Renders one node's server.properties (KRaft, combined broker+controller). */
+export function renderServerProperties(input: ServerConfigInput): string {
+  const { node, voters, brokerCount, line } = input;
+  const replication = Math.min(3, brokerCount);
+  const minIsr = replication > 1 ? 2 : 1;
+  const listenerNames = Object.keys(node.listenerPorts) as ListenerName[];
+  const properties = new Map<string, string>();
+  const set = (key: string, value: string | number | boolean) => properties.set(key, String(value));
+
+  set('process.roles', 'broker,controller');
+  set('node.id', node.nodeId);
+  set('controller.quorum.voters', voters.map((voter) => `${voter.nodeId}@127.0.0.1:${voter.controllerPort}`).join(','));
+  set(
+    'listeners',
+    [
+      ...listenerNames.map((name) => `${name}://127.0.0.1:${node.listenerPorts[name]}`),
+      `CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    ].join(','),
+  );
+  set('advertised.listeners', listenerNames.map((name) => `${name}://127.0.0.1:${node.listenerPorts[name]}`).join(','));
+  set('controller.listener.names', 'CONTROLLER');
+  set('inter.broker.listener.name', 'PLAINTEXT');
+  set(
+    'listener.security.protocol.map',
+    'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+  );
+  set('log.dirs', `${node.dir}/data`);
+  set('num.partitions', 1);
+  set('offsets.topic.replication.factor', replication);
+  set('offsets.topic.num.partitions', 10);
+  set('transaction.state.log.replication.factor', replication);
+  set('transaction.state.log.min.isr', minIsr);
+  set('transaction.state.log.num.partitions', 10);
+  if (line === '4.x') {
+    set('share.coordinator.state.topic.replication.factor', replication);
+    set('share.coordinator.state.topic.min.isr', minIsr);
+  }
+  set('group.initial.rebalance.delay.ms', 0);
+  // Faster fencing of a killed broker than the 9 s default, so fault tests do not wait long.
+  set('broker.heartbeat.interval.ms', 1000);
+  set('broker.session.timeout.ms', 6000);
+
+  const sasl = input.sasl;
+  if (sasl && listenerNames.some((name) => name.startsWith('SASL_'))) {
+    set('sasl.enabled.mechanisms', SASL_MECHANISMS.join(','));
+    for (const listener of listenerNames.filter((name) => name.startsWith('SASL_'))) {
+      for (const mechanism of SASL_MECHANISMS) {
+        set(`listener.name.${listener.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config`, jaasConfig(mechanism, sasl));
+      }
+    }
+  }
+  const tls = input.tls;
+  if (tls && listenerNames.some((name) => name.endsWith('SSL'))) {
+    set('ssl.keystore.type', 'PKCS12');
+    set('ssl.keystore.location', tls.brokerKeystore);
+    set('ssl.keystore.password', tls.brokerKeystorePassword);
+    set('ssl.truststore.type', 'PEM');
+    set('ssl.truststore.location', tls.caFile);
+    set('ssl.client.auth', input.clientAuth ?? 'none');
+  }
+  for (const [key, value] of Object.entries(input.overrides ?? {})) set(key, value);
+
+  return `${[...properties].map(([key, value]) => `${key}=${value}`).join('\n')}\n`;
+}
+
+/** log4j2 (4.x) or log4j 1 / reload4j (3.9) configuration: everything to stdout, which the harness writes to a file. */
+export function renderLogConfig(line: KafkaLine): { fileName: string; text: string; systemProperty: (path: string) => string } {
+  if (line === '3.9') {
+    return {
+      fileName: 'log4j.properties',
+      text: [
+        'log4j.rootLogger=INFO, stdout',
+        'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+        'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+        'log4j.logger.kafka.request.logger=WARN',
+        'log4j.logger.org.apache.kafka.controller=INFO',
+        '',
+      ].join('\n'),
+      systemProperty: (path) => `-Dlog4j.configuration=file:${path}`,
+    };
+  }
+  return {
+    fileName: 'log4j2.properties',
+    text: [
+      'appender.stdout.type=Console',
+      'appender.stdout.name=STDOUT',
+      'appender.stdout.layout.type=PatternLayout',
+      'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+      'rootLogger.level=INFO',
+      'rootLogger.appenderRef.stdout.ref=STDOUT',
+      'logger.request.name=kafka.request.logger',
+      'logger.request.level=WARN',
+      '',
+    ].join('\n'),
+    systemProperty: (path) => `-Dlog4j2.configurationFile=${path}`,
+  };
+}
