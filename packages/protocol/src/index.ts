@@ -1,2 +1,2 @@
-// @sluice/protocol: its code arrives with the issue that builds this package (see DESIGN.md).
-export {};
+// @sluice/protocol: Kafka's wire codec.
+export { ProtocolError, type ProtocolErrorDetails, type ProtocolErrorReason } from './errors.ts';

@@ -1,0 +1,33 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run from source: workspace packages resolve through their "@sluice/source" export condition.
+const conditions = ['@sluice/source', 'import', 'node', 'default'];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@sluice/source'] } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts'],
+          exclude: ['**/*.integration.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/**/*.integration.test.ts', 'tools/*/test/**/*.integration.test.ts'],
+          // One broker (or cluster) per run, started here; files run one at a time on a 2-core machine.
+          globalSetup: ['tools/kafka/src/vitest-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+        },
+      },
+    ],
+  },
+});
