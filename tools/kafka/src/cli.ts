@@ -25,7 +25,9 @@ class UsageError extends Error {
 }
 
 function describe(info: ClusterInfo): string {
-  const lines = [`Kafka ${info.version}, cluster ${info.clusterId}, ${info.nodeIds.length} broker(s), folder ${info.root}`];
+  const lines = [
+    `Kafka ${info.version}, cluster ${info.clusterId}, ${info.nodeIds.length} broker(s), folder ${info.root}`,
+  ];
   for (const listener of info.listeners) lines.push(`  ${listener.padEnd(15)} ${info.bootstrap[listener]}`);
   if (info.sasl) {
     lines.push(
@@ -56,10 +58,11 @@ async function up(args: string[]): Promise<void> {
     if (item !== 'sasl' && item !== 'tls') throw new UsageError(`--security takes sasl and/or tls, not "${item}"`);
   }
   const clientAuth = values['client-auth'];
-  if (clientAuth !== 'none' && clientAuth !== 'required') throw new UsageError('--client-auth must be none or required');
+  if (clientAuth !== 'none' && clientAuth !== 'required')
+    throw new UsageError('--client-auth must be none or required');
 
   const existing = await readState();
-  if (existing && existing.nodes.some((node) => node.pid !== null && isHarnessBroker(node.pid, existing.root))) {
+  if (existing?.nodes.some((node) => node.pid !== null && isHarnessBroker(node.pid, existing.root))) {
     throw new UsageError(`a cluster is already up (see "pnpm kafka status"); run "pnpm kafka down" first`);
   }
   const cluster = await KafkaCluster.start({

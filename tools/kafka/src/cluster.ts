@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  listenersFor,
   type ListenerName,
+  listenersFor,
   type NodeLayout,
   renderLogConfig,
   renderServerProperties,
@@ -61,7 +61,13 @@ export interface ClusterInfo {
   /** Test credentials accepted by PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (and the OAUTHBEARER sub claim). */
   readonly sasl: SaslUser | null;
   readonly tls: Omit<TlsMaterial, 'brokerKeystorePassword'> | null;
-  readonly nodes: Array<{ nodeId: number; dir: string; controllerPort: number; listenerPorts: NodeLayout['listenerPorts']; pid: number | null }>;
+  readonly nodes: Array<{
+    nodeId: number;
+    dir: string;
+    controllerPort: number;
+    listenerPorts: NodeLayout['listenerPorts'];
+    pid: number | null;
+  }>;
 }
 
 interface NodeRuntime {
@@ -193,10 +199,12 @@ export class KafkaCluster {
     const version = options.version ?? DEFAULT_KAFKA_VERSION;
     const line = kafkaLine(version);
     const brokerCount = options.brokers ?? 1;
-    if (brokerCount !== 1 && brokerCount !== 3) throw new KafkaHarnessError(`brokers must be 1 or 3, not ${brokerCount}`);
+    if (brokerCount !== 1 && brokerCount !== 3)
+      throw new KafkaHarnessError(`brokers must be 1 or 3, not ${brokerCount}`);
     const security = new Set(options.security ?? []);
     for (const feature of security) {
-      if (feature !== 'sasl' && feature !== 'tls') throw new KafkaHarnessError(`unknown security feature "${feature}" (use sasl, tls)`);
+      if (feature !== 'sasl' && feature !== 'tls')
+        throw new KafkaHarnessError(`unknown security feature "${feature}" (use sasl, tls)`);
     }
     const log = options.log ?? (() => {});
     await sweepStaleClusters();
@@ -217,7 +225,12 @@ export class KafkaCluster {
         listeners.forEach((name, offset) => {
           listenerPorts[name] = ports[base + 1 + offset]!;
         });
-        layouts.push({ nodeId: index + 1, dir: join(root, `node-${index + 1}`), controllerPort: ports[base]!, listenerPorts });
+        layouts.push({
+          nodeId: index + 1,
+          dir: join(root, `node-${index + 1}`),
+          controllerPort: ports[base]!,
+          listenerPorts,
+        });
       }
 
       const logConfig = renderLogConfig(line);
@@ -241,7 +254,14 @@ export class KafkaCluster {
             ...(options.brokerConfig ? { overrides: options.brokerConfig } : {}),
           }),
         );
-        nodes.set(layout.nodeId, { layout, propertiesFile, logFile: join(layout.dir, 'server.log'), process: null, pid: null, exited: null });
+        nodes.set(layout.nodeId, {
+          layout,
+          propertiesFile,
+          logFile: join(layout.dir, 'server.log'),
+          process: null,
+          pid: null,
+          exited: null,
+        });
       }
       const cluster = new KafkaCluster({
         version,
@@ -352,7 +372,10 @@ export class KafkaCluster {
 
   async #writeOwner(): Promise<void> {
     const pids = [...this.#nodes.values()].flatMap((node) => (node.pid === null ? [] : [node.pid]));
-    await writeFile(join(this.root, OWNER_FILE), JSON.stringify({ pid: this.#tiedToProcess ? process.pid : null, nodes: pids }));
+    await writeFile(
+      join(this.root, OWNER_FILE),
+      JSON.stringify({ pid: this.#tiedToProcess ? process.pid : null, nodes: pids }),
+    );
   }
 
   get nodeIds(): number[] {
@@ -439,7 +462,9 @@ export class KafkaCluster {
       for (const id of nodeIds) {
         const node = this.#node(id);
         if (!node.process) {
-          throw new KafkaHarnessError(`broker ${id} exited while starting; its last log lines:\n${await tail(node.logFile)}`);
+          throw new KafkaHarnessError(
+            `broker ${id} exited while starting; its last log lines:\n${await tail(node.logFile)}`,
+          );
         }
       }
       try {
@@ -458,8 +483,12 @@ export class KafkaCluster {
       }
       await sleep(250);
     }
-    const logs = await Promise.all(nodeIds.map(async (id) => `--- broker ${id} (${this.logFile(id)})\n${await tail(this.logFile(id))}`));
-    throw new KafkaHarnessError(`brokers [${nodeIds.join(', ')}] not ready within ${timeoutMs} ms (${lastProblem})\n${logs.join('\n')}`);
+    const logs = await Promise.all(
+      nodeIds.map(async (id) => `--- broker ${id} (${this.logFile(id)})\n${await tail(this.logFile(id))}`),
+    );
+    throw new KafkaHarnessError(
+      `brokers [${nodeIds.join(', ')}] not ready within ${timeoutMs} ms (${lastProblem})\n${logs.join('\n')}`,
+    );
   }
 
   /** Waits until Metadata from the running brokers no longer lists `nodeId` (the controller fenced it). */
@@ -521,7 +550,9 @@ export class KafkaCluster {
     this.#stopped = true;
     const graceful = options.graceful ?? false;
     await Promise.all(
-      [...this.#nodes.values()].map((node) => this.#signal(node, graceful ? 'SIGTERM' : 'SIGKILL', options.graceMs ?? 10_000)),
+      [...this.#nodes.values()].map((node) =>
+        this.#signal(node, graceful ? 'SIGTERM' : 'SIGKILL', options.graceMs ?? 10_000),
+      ),
     );
     await rm(this.root, { recursive: true, force: true });
   }
@@ -532,7 +563,9 @@ export class KafkaCluster {
  * line names this cluster's folder, waits for them to exit, then removes the folder.
  */
 export async function stopDetached(info: ClusterInfo, graceMs = 10_000): Promise<number[]> {
-  const pids = info.nodes.flatMap((node) => (node.pid !== null && isHarnessBroker(node.pid, info.root) ? [node.pid] : []));
+  const pids = info.nodes.flatMap((node) =>
+    node.pid !== null && isHarnessBroker(node.pid, info.root) ? [node.pid] : [],
+  );
   for (const pid of pids) process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (pids.some((pid) => isHarnessBroker(pid, info.root)) && Date.now() < deadline) await sleep(100);

@@ -104,7 +104,10 @@ export function renderServerProperties(input: ServerConfigInput): string {
     set('sasl.enabled.mechanisms', SASL_MECHANISMS.join(','));
     for (const listener of listenerNames.filter((name) => name.startsWith('SASL_'))) {
       for (const mechanism of SASL_MECHANISMS) {
-        set(`listener.name.${listener.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config`, jaasConfig(mechanism, sasl));
+        set(
+          `listener.name.${listener.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config`,
+          jaasConfig(mechanism, sasl),
+        );
       }
     }
   }
@@ -123,7 +126,11 @@ export function renderServerProperties(input: ServerConfigInput): string {
 }
 
 /** log4j2 (4.x) or log4j 1 / reload4j (3.9) configuration: everything to stdout, which the harness writes to a file. */
-export function renderLogConfig(line: KafkaLine): { fileName: string; text: string; systemProperty: (path: string) => string } {
+export function renderLogConfig(line: KafkaLine): {
+  fileName: string;
+  text: string;
+  systemProperty: (path: string) => string;
+} {
   if (line === '3.9') {
     return {
       fileName: 'log4j.properties',

@@ -4,7 +4,7 @@
  * non-flexible request versions, one request in flight. Sluice's real codec lives in @sluice/protocol.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 
 export class ProbeError extends Error {
@@ -14,9 +14,8 @@ export class ProbeError extends Error {
 export interface ProbeTarget {
   readonly host: string;
   readonly port: number;
-  /** PEM CA to trust: connects with TLS, verifying the certificate and the host name. */
-  readonly ca?: string | Buffer;
-  readonly servername?: string;
+  /** Connect with TLS, verifying the broker's certificate and host name against `ca` (default: the system CAs). */
+  readonly tls?: { readonly ca?: string | Buffer; readonly servername?: string };
   readonly timeoutMs?: number;
 }
 
@@ -142,7 +141,7 @@ class In {
 /** One connection, one request at a time, non-flexible headers only (request header v1, response header v0). */
 export class ProbeConnection {
   readonly #socket: Socket;
-  #buffered = Buffer.alloc(0);
+  #buffered: Buffer = Buffer.alloc(0);
   #correlationId = 0;
   #waiting: { resolve: (frame: Buffer) => void; reject: (error: Error) => void } | null = null;
   #failure: Error | null = null;
@@ -165,10 +164,18 @@ export class ProbeConnection {
         reject(new ProbeError(`cannot connect to ${target.host}:${target.port}: ${error.message}`));
       };
       const socket =
-        target.ca === undefined
+        target.tls === undefined
           ? connectTcp({ host: target.host, port: target.port }, () => resolve(socket))
           : connectTls(
-              { host: target.host, port: target.port, ca: target.ca, servername: target.servername ?? target.host },
+              {
+                host: target.host,
+                port: target.port,
+                ...(target.tls.ca === undefined ? {} : { ca: target.tls.ca }),
+                // SNI takes host names only (RFC 6066); for an IP address Node checks the certificate against the IP.
+                ...(target.tls.servername !== undefined || isIP(target.host) === 0
+                  ? { servername: target.tls.servername ?? target.host }
+                  : {}),
+              },
               () => resolve(socket),
             );
       socket.setTimeout(timeoutMs, () => onError(new Error(`no connection within ${timeoutMs} ms`)));
@@ -177,7 +184,12 @@ export class ProbeConnection {
     socket.setTimeout(0);
     socket.removeAllListeners('error');
     const connection = new ProbeConnection(socket, timeoutMs);
-    await connection.apiVersions();
+    try {
+      await connection.apiVersions();
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
     return connection;
   }
 
@@ -288,7 +300,9 @@ export class ProbeConnection {
     const handshakeError = handshake.int16();
     const enabled = handshake.array(() => handshake.string());
     if (handshakeError !== 0) {
-      throw new ProbeError(`SaslHandshake refused ${mechanism} (error ${handshakeError}); enabled: ${enabled.join(', ')}`);
+      throw new ProbeError(
+        `SaslHandshake refused ${mechanism} (error ${handshakeError}); enabled: ${enabled.join(', ')}`,
+      );
     }
     const authenticateVersion = this.#pick(API_SASL_AUTHENTICATE, 0, 1);
     const exchange = async (token: Buffer): Promise<Buffer> => {
@@ -296,7 +310,8 @@ export class ProbeConnection {
       const errorCode = input.int16();
       const errorMessage = input.string();
       const reply = input.bytes() ?? Buffer.alloc(0);
-      if (errorCode !== 0) throw new ProbeError(`SASL ${mechanism} authentication failed (error ${errorCode}): ${errorMessage}`);
+      if (errorCode !== 0)
+        throw new ProbeError(`SASL ${mechanism} authentication failed (error ${errorCode}): ${errorMessage}`);
       return reply;
     };
     if (mechanism === 'PLAIN') {
@@ -327,7 +342,8 @@ async function scram(
   if (!nonce.startsWith(clientNonce) || nonce.length <= clientNonce.length) {
     throw new ProbeError('SCRAM server nonce does not extend the client nonce');
   }
-  if (!Number.isInteger(iterations) || iterations < 4096) throw new ProbeError(`SCRAM iteration count ${iterations} too low`);
+  if (!Number.isInteger(iterations) || iterations < 4096)
+    throw new ProbeError(`SCRAM iteration count ${iterations} too low`);
   const saltedPassword = pbkdf2Sync(password, salt, iterations, keyLength, hash);
   const clientKey = createHmac(hash, saltedPassword).update('Client Key').digest();
   const storedKey = createHash(hash).update(clientKey).digest();
@@ -335,9 +351,11 @@ async function scram(
   const authMessage = `${clientFirstBare},${serverFirst},${clientFinalWithoutProof}`;
   const clientSignature = createHmac(hash, storedKey).update(authMessage).digest();
   const proof = Buffer.alloc(clientKey.length);
-  for (let index = 0; index < proof.length; index++) proof[index] = (clientKey[index] ?? 0) ^ (clientSignature[index] ?? 0);
-  const serverFinal = (await exchange(Buffer.from(`${clientFinalWithoutProof},p=${proof.toString('base64')}`, 'utf8')))
-    .toString('utf8');
+  for (let index = 0; index < proof.length; index++)
+    proof[index] = (clientKey[index] ?? 0) ^ (clientSignature[index] ?? 0);
+  const serverFinal = (
+    await exchange(Buffer.from(`${clientFinalWithoutProof},p=${proof.toString('base64')}`, 'utf8'))
+  ).toString('utf8');
   const serverKey = createHmac(hash, saltedPassword).update('Server Key').digest();
   const expected = createHmac(hash, serverKey).update(authMessage).digest('base64');
   if (serverFinal !== `v=${expected}`) throw new ProbeError('SCRAM server signature does not verify');

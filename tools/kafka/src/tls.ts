@@ -44,26 +44,84 @@ export async function createTlsMaterial(dir: string): Promise<TlsMaterial> {
   );
   await openssl(
     [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '7',
-      '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=Sluice test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '7',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-subj',
+      '/CN=Sluice test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );
   for (const name of ['broker', 'client']) {
     const subject = name === 'broker' ? '/CN=localhost' : '/CN=sluice-client';
-    await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
     await openssl(
       [
-        'x509', '-req', '-sha256', '-days', '7', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key',
-        '-CAcreateserial', '-out', `${name}.pem`, '-extfile', `${name}.ext`,
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-sha256',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        subject,
+      ],
+      dir,
+    );
+    await openssl(
+      [
+        'x509',
+        '-req',
+        '-sha256',
+        '-days',
+        '7',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-extfile',
+        `${name}.ext`,
       ],
       dir,
     );
   }
   await openssl(
-    ['pkcs12', '-export', '-in', 'broker.pem', '-inkey', 'broker.key', '-certfile', 'ca.pem', '-name', 'broker',
-      '-out', 'broker.p12', '-passout', `pass:${password}`],
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      'broker.pem',
+      '-inkey',
+      'broker.key',
+      '-certfile',
+      'ca.pem',
+      '-name',
+      'broker',
+      '-out',
+      'broker.p12',
+      '-passout',
+      `pass:${password}`,
+    ],
     dir,
   );
   return {

@@ -1,0 +1,42 @@
+/**
+ * Nothing the harness starts outlives the process that started it: a test runner that is SIGKILLed
+ * (no teardown, no exit handlers) still takes its brokers and their folders with it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { isHarnessBroker } from '../src/cluster.ts';
+
+const STARTER = fileURLToPath(new URL('./fixtures/start-and-wait.ts', import.meta.url));
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return condition();
+}
+
+describe('harness lifecycle', () => {
+  it('brokers end, and their folder goes, when the starting process is SIGKILLed', async () => {
+    const child = spawn(process.execPath, [STARTER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const started = await new Promise<{ root: string; pids: number[] }>((resolve, reject) => {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        const line = output.split('\n').find((candidate) => candidate.startsWith('{'));
+        if (line) resolve(JSON.parse(line));
+      });
+      child.once('exit', (code) => reject(new Error(`starter exited with ${code} before the cluster was up`)));
+    });
+    expect(started.pids).toHaveLength(1);
+    expect(isHarnessBroker(started.pids[0]!, started.root)).toBe(true);
+
+    child.kill('SIGKILL');
+    const brokersGone = await waitFor(() => started.pids.every((pid) => !isHarnessBroker(pid, started.root)), 30_000);
+    expect(brokersGone).toBe(true);
+    expect(await waitFor(() => !existsSync(started.root), 10_000)).toBe(true);
+  });
+});

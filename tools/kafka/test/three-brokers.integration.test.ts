@@ -1,0 +1,66 @@
+/**
+ * A 3-broker cluster (three combined nodes forming the controller quorum) from the harness:
+ * a killed broker is reported dead by the others' Metadata, and once restarted it serves again.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isHarnessBroker, KafkaCluster } from '../src/cluster.ts';
+import { fetchMetadata, ProbeError } from '../src/probe.ts';
+
+describe('three brokers', () => {
+  let cluster: KafkaCluster;
+
+  beforeAll(async () => {
+    cluster = await KafkaCluster.start({ brokers: 3 });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const brokerIds = (metadata: { brokers: Array<{ nodeId: number }> }) =>
+    metadata.brokers.map((broker) => broker.nodeId);
+
+  it('lists all three brokers from each of them, with one controller', async () => {
+    for (const id of cluster.nodeIds) {
+      const metadata = await fetchMetadata('127.0.0.1', cluster.address(id).port);
+      expect(brokerIds(metadata)).toEqual([1, 2, 3]);
+      expect(metadata.clusterId).toBe(cluster.clusterId);
+      expect([1, 2, 3]).toContain(metadata.controllerId);
+    }
+  });
+
+  it('reports a killed broker dead, and serves from it again after a restart', async () => {
+    const pid = cluster.info().nodes.find((node) => node.nodeId === 2)!.pid!;
+    await cluster.kill(2);
+    expect(cluster.brokerState(2)).toBe('stopped');
+    expect(isHarnessBroker(pid, cluster.root)).toBe(false);
+    await expect(fetchMetadata('127.0.0.1', cluster.address(2).port, 1000)).rejects.toBeInstanceOf(ProbeError);
+
+    const afterKill = await cluster.waitForBrokerGone(2);
+    expect(brokerIds(afterKill)).toEqual([1, 3]);
+    for (const id of [1, 3]) {
+      expect(brokerIds(await fetchMetadata('127.0.0.1', cluster.address(id).port))).toEqual([1, 3]);
+    }
+
+    await cluster.restart(2);
+    expect(cluster.brokerState(2)).toBe('running');
+    const fromRestarted = await fetchMetadata('127.0.0.1', cluster.address(2).port);
+    expect(brokerIds(fromRestarted)).toEqual([1, 2, 3]);
+    expect(fromRestarted.clusterId).toBe(cluster.clusterId);
+  });
+
+  it('stops one broker gracefully and brings it back', async () => {
+    await cluster.stopBroker(3);
+    expect(brokerIds(await cluster.waitForBrokerGone(3))).toEqual([1, 2]);
+    await cluster.restart(3);
+    expect(brokerIds(await fetchMetadata('127.0.0.1', cluster.address(3).port))).toEqual([1, 2, 3]);
+  });
+
+  it('stop ends every broker process it started and removes the folder', async () => {
+    const pids = cluster.info().nodes.map((node) => node.pid!);
+    await cluster.stop();
+    for (const pid of pids) expect(isHarnessBroker(pid, cluster.root)).toBe(false);
+    expect(existsSync(cluster.root)).toBe(false);
+  });
+});
