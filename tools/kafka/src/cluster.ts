@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -129,9 +129,8 @@ function randomClusterId(): string {
  * Removes harness folders in the temp directory left by runs that died before cleaning up:
  * those whose owning process is gone and none of whose brokers still runs.
  */
-export async function sweepStaleClusters(): Promise<string[]> {
+export async function sweepStaleClusters(base: string = tmpdir()): Promise<string[]> {
   const removed: string[] = [];
-  const base = tmpdir();
   for (const name of await readdir(base).catch(() => [])) {
     if (!name.startsWith(ROOT_PREFIX)) continue;
     const root = join(base, name);
@@ -145,7 +144,7 @@ export async function sweepStaleClusters(): Promise<string[]> {
     const brokersAlive = (owner.nodes ?? []).some((pid) => isHarnessBroker(pid, root));
     if (ownerAlive || brokersAlive) continue;
     if (owner.pid === undefined) {
-      const { mtimeMs } = await import('node:fs/promises').then((fs) => fs.stat(root));
+      const { mtimeMs } = await stat(root);
       if (Date.now() - mtimeMs < 10 * 60_000) continue;
     }
     await rm(root, { recursive: true, force: true });

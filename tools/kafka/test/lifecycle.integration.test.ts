@@ -4,9 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isHarnessBroker } from '../src/cluster.ts';
+import { isHarnessBroker, KafkaCluster, KafkaHarnessError } from '../src/cluster.ts';
+
+async function harnessFolders(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => name.startsWith('sluice-kafka-')).sort();
+}
 
 const STARTER = fileURLToPath(new URL('./fixtures/start-and-wait.ts', import.meta.url));
 
@@ -38,5 +44,20 @@ describe('harness lifecycle', () => {
     const brokersGone = await waitFor(() => started.pids.every((pid) => !isHarnessBroker(pid, started.root)), 30_000);
     expect(brokersGone).toBe(true);
     expect(await waitFor(() => !existsSync(started.root), 10_000)).toBe(true);
+  });
+
+  it('fails a broker that exits while starting with its last log lines, and leaves nothing behind', async () => {
+    const before = await harnessFolders();
+    const attempt = KafkaCluster.start({ brokerConfig: { 'authorizer.class.name': 'org.example.NoSuchAuthorizer' } });
+    await expect(attempt).rejects.toThrow(KafkaHarnessError);
+    await expect(attempt).rejects.toThrow(/broker 1 exited while starting; its last log lines:[\s\S]*NoSuchAuthorizer/);
+    expect(await harnessFolders()).toEqual(before);
+  });
+
+  it('fails a start that is not ready in time with each broker log, and kills what it started', async () => {
+    const before = await harnessFolders();
+    const attempt = KafkaCluster.start({ startTimeoutMs: 300 });
+    await expect(attempt).rejects.toThrow(/brokers \[1\] not ready within 300 ms[\s\S]*--- broker 1/);
+    expect(await harnessFolders()).toEqual(before);
   });
 });
