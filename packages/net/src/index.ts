@@ -1,2 +1,4 @@
-// @sluice/net: its code arrives with the issue that builds this package (see DESIGN.md).
-export {};
+// @sluice/net: connections to Kafka brokers.
+export { Connection, type ConnectionOptions, type SendOptions, type VersionRange } from './connection.ts';
+export { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
+export { FrameAssembler, FrameSizeError } from './frame-assembler.ts';

@@ -1,0 +1,325 @@
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import {
+  type ApiDescriptor,
+  type ApiVersionsResponse,
+  apiVersionsApi,
+  decodeResponseFrame,
+  defaultApiVersionsRequest,
+  encodeRequestFrame,
+} from '@sluice/protocol';
+import { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
+import { FrameAssembler } from './frame-assembler.ts';
+
+/** Kafka's UNSUPPORTED_VERSION error code. */
+const UNSUPPORTED_VERSION = 35;
+
+export interface ConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Kafka's `client.id`, sent in every request header. */
+  readonly clientId?: string | null;
+  /** Connect with TLS using these options (CA, client certificate, servername ...); verification stays on. */
+  readonly tls?: TlsConnectionOptions | null;
+  /** `socket.connection.setup.timeout.ms`: TCP (and TLS) set-up must finish within this. Default 10000. */
+  readonly connectTimeoutMs?: number;
+  /** `request.timeout.ms`: default time a request waits for its response. Default 30000. */
+  readonly requestTimeoutMs?: number;
+  /** Largest response frame accepted; a larger size prefix closes the connection before anything is buffered. */
+  readonly maxFrameBytes?: number;
+  /** Sent in ApiVersions v3+ (KIP-511). */
+  readonly clientSoftwareName?: string;
+  readonly clientSoftwareVersion?: string;
+}
+
+export interface SendOptions {
+  /** Overrides the connection's `request.timeout.ms` for this request. */
+  readonly timeoutMs?: number;
+}
+
+/** A version range the broker reported in ApiVersions. */
+export interface VersionRange {
+  readonly minVersion: number;
+  readonly maxVersion: number;
+}
+
+interface PendingRequest {
+  readonly correlationId: number;
+  readonly api: ApiDescriptor<unknown, unknown>;
+  readonly version: number;
+  readonly resolve: (response: unknown) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | null;
+  /** Timed out: the request has been failed, and its response, when it comes, is read and dropped. */
+  abandoned: boolean;
+}
+
+const DEFAULT_MAX_FRAME_BYTES = 128 * 1024 * 1024;
+
+/**
+ * One TCP or TLS connection to one broker.
+ *
+ * Requests are pipelined: any number may be in flight. Kafka answers the requests of one connection in the order
+ * it received them, so pending requests are a FIFO queue and each response must carry the correlation id at its
+ * head; anything else is a protocol violation that closes the connection. A request that times out fails alone:
+ * it stays in the queue, marked abandoned, so that its late response is recognised and dropped. When the
+ * connection is lost, every pending request fails at once with a retriable NetworkError.
+ */
+export class Connection {
+  readonly broker: string;
+  readonly #socket: Socket;
+  readonly #clientId: string | null;
+  readonly #requestTimeoutMs: number;
+  readonly #queue: PendingRequest[] = [];
+  #queueHead = 0;
+  #nextCorrelationId = 0;
+  #closedError: Error | null = null;
+  readonly #closeListeners: Array<(error: Error) => void> = [];
+  #brokerVersions: ReadonlyMap<number, VersionRange> = new Map();
+
+  private constructor(socket: Socket, options: ConnectionOptions, broker: string) {
+    this.broker = broker;
+    this.#socket = socket;
+    this.#clientId = options.clientId ?? null;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    const assembler = new FrameAssembler({
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      onFrame: (frame) => this.#onFrame(frame),
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        assembler.push(chunk);
+      } catch (error) {
+        this.#destroy(new BrokerProtocolError((error as Error).message, { broker, cause: error }));
+      }
+    });
+    socket.on('error', (error) =>
+      this.#destroy(new NetworkError(`connection failed: ${error.message}`, { broker, cause: error })),
+    );
+    socket.on('close', () => this.#destroy(new NetworkError('connection closed', { broker })));
+  }
+
+  /**
+   * Opens a connection and negotiates versions with ApiVersions (retrying at the version the broker names when it
+   * does not know ours, as KIP-511 defines). Fails with NetworkError when set-up does not finish in time.
+   */
+  static async open(options: ConnectionOptions): Promise<Connection> {
+    const broker = `${options.host}:${options.port}`;
+    const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: NetworkError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      };
+      const onConnect = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.removeListener('error', onError);
+        resolve(socket);
+      };
+      const onError = (error: Error) =>
+        fail(new NetworkError(`cannot connect: ${error.message}`, { broker, cause: error }));
+      const tls = options.tls;
+      const socket: Socket = tls
+        ? connectTls(
+            {
+              ...tls,
+              host: options.host,
+              port: options.port,
+              // SNI carries host names only (RFC 6066); for an IP address the certificate is checked against the IP.
+              ...(tls.servername === undefined && isIP(options.host) === 0 ? { servername: options.host } : {}),
+            },
+            onConnect,
+          )
+        : connectTcp({ host: options.host, port: options.port, noDelay: true, keepAlive: true }, onConnect);
+      if (tls) socket.setNoDelay(true);
+      const timer = setTimeout(
+        () => fail(new NetworkError(`connection set-up took longer than ${timeoutMs} ms`, { broker })),
+        timeoutMs,
+      );
+      socket.once('error', onError);
+    });
+    const connection = new Connection(socket, options, broker);
+    try {
+      await connection.#negotiate(options);
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  async #negotiate(options: ConnectionOptions): Promise<void> {
+    const request = {
+      ...defaultApiVersionsRequest(),
+      clientSoftwareName: options.clientSoftwareName ?? 'sluice',
+      clientSoftwareVersion: options.clientSoftwareVersion ?? '0.0.0',
+    };
+    let version = apiVersionsApi.maxVersion;
+    let response = await this.send(apiVersionsApi, version, request).catch((error: unknown) => {
+      // A broker that does not know our ApiVersions version answers in v0 with UNSUPPORTED_VERSION; reading that
+      // as our version fails. Retry once at v0 to learn its range.
+      if (error instanceof NetworkError) throw error;
+      return null;
+    });
+    if (response === null || response.errorCode === UNSUPPORTED_VERSION) {
+      const brokerRange = response?.apiKeys.find((entry) => entry.apiKey === apiVersionsApi.apiKey);
+      version = brokerRange ? Math.min(brokerRange.maxVersion, apiVersionsApi.maxVersion) : 0;
+      response = await this.send(apiVersionsApi, version, request);
+    }
+    if (response.errorCode !== 0) {
+      throw new BrokerProtocolError(`ApiVersions v${version} failed with error code ${response.errorCode}`, {
+        broker: this.broker,
+      });
+    }
+    this.#brokerVersions = versionMap(response);
+  }
+
+  /** The version ranges the broker reported, by API key. */
+  get brokerVersions(): ReadonlyMap<number, VersionRange> {
+    return this.#brokerVersions;
+  }
+
+  /** The highest version of `api` that both Sluice and this broker support, within `[floor, ceiling]` if given. */
+  versionFor(api: ApiDescriptor<unknown, unknown>, bounds: { floor?: number; ceiling?: number } = {}): number {
+    const broker = this.#brokerVersions.get(api.apiKey);
+    const low = Math.max(api.minVersion, broker?.minVersion ?? Number.POSITIVE_INFINITY, bounds.floor ?? 0);
+    const high = Math.min(api.maxVersion, broker?.maxVersion ?? -1, bounds.ceiling ?? Number.POSITIVE_INFINITY);
+    if (!broker || high < low) {
+      const brokerRange = broker ? `v${broker.minVersion}-v${broker.maxVersion}` : 'no version';
+      throw new UnsupportedVersionError(
+        `${api.name}: Sluice speaks v${api.minVersion}-v${api.maxVersion}${bounds.floor === undefined ? '' : ` (needs v${bounds.floor}+)`}, broker ${this.broker} speaks ${brokerRange}`,
+        { api: api.name },
+      );
+    }
+    return high;
+  }
+
+  /** Sends a request at the highest version both sides support. */
+  request<Request, Response>(
+    api: ApiDescriptor<Request, Response>,
+    request: Request,
+    options?: SendOptions,
+  ): Promise<Response> {
+    let version: number;
+    try {
+      version = this.versionFor(api as ApiDescriptor<unknown, unknown>);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.send(api, version, request, options);
+  }
+
+  /** Sends a request at an explicit version; resolves with the decoded response. */
+  send<Request, Response>(
+    api: ApiDescriptor<Request, Response>,
+    version: number,
+    request: Request,
+    options: SendOptions = {},
+  ): Promise<Response> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    const correlationId = this.#nextCorrelationId;
+    this.#nextCorrelationId = (correlationId + 1) | 0;
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequestFrame({ api, version, correlationId, clientId: this.#clientId, request });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<Response>((resolve, reject) => {
+      const pending: PendingRequest = {
+        correlationId,
+        api: api as ApiDescriptor<unknown, unknown>,
+        version,
+        resolve: resolve as (response: unknown) => void,
+        reject,
+        timer: null,
+        abandoned: false,
+      };
+      const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
+      pending.timer = setTimeout(() => {
+        pending.timer = null;
+        pending.abandoned = true;
+        reject(new RequestTimeoutError({ broker: this.broker, api: api.name, version, timeoutMs }));
+      }, timeoutMs);
+      this.#queue.push(pending);
+      this.#socket.write(frame);
+    });
+  }
+
+  /** Requests sent and not yet answered (timed-out ones included until their response arrives). */
+  get inFlight(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  get closed(): boolean {
+    return this.#closedError !== null;
+  }
+
+  /** Called once, with the reason, when the connection closes for any reason. */
+  onClose(listener: (error: Error) => void): void {
+    if (this.#closedError) listener(this.#closedError);
+    else this.#closeListeners.push(listener);
+  }
+
+  /** Closes the connection; pending requests fail with a NetworkError. */
+  close(): void {
+    this.#destroy(new NetworkError('connection closed by the client', { broker: this.broker }));
+  }
+
+  #onFrame(frame: Buffer): void {
+    const correlationId = frame.readInt32BE(0);
+    const pending = this.#queue[this.#queueHead];
+    if (pending === undefined || pending.correlationId !== correlationId) {
+      const expected = pending === undefined ? 'none pending' : `expected ${pending.correlationId}`;
+      this.#destroy(
+        new BrokerProtocolError(`response with correlation id ${correlationId} (${expected})`, { broker: this.broker }),
+      );
+      return;
+    }
+    this.#queue[this.#queueHead] = undefined as unknown as PendingRequest;
+    this.#queueHead++;
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+    if (pending.abandoned) return;
+    if (pending.timer) clearTimeout(pending.timer);
+    let response: unknown;
+    try {
+      response = decodeResponseFrame(pending.api, pending.version, frame).response;
+    } catch (error) {
+      // Frames are delimited by size, so one undecodable response does not desynchronise the stream.
+      pending.reject(error as Error);
+      return;
+    }
+    pending.resolve(response);
+  }
+
+  #destroy(error: Error): void {
+    if (this.#closedError) return;
+    this.#closedError = error;
+    this.#socket.destroy();
+    const pending = this.#queue.slice(this.#queueHead);
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    for (const request of pending) {
+      if (request.timer) clearTimeout(request.timer);
+      if (!request.abandoned) request.reject(error);
+    }
+    for (const listener of this.#closeListeners.splice(0)) listener(error);
+  }
+}
+
+function versionMap(response: ApiVersionsResponse): Map<number, VersionRange> {
+  const versions = new Map<number, VersionRange>();
+  for (const entry of response.apiKeys) {
+    versions.set(entry.apiKey, { minVersion: entry.minVersion, maxVersion: entry.maxVersion });
+  }
+  return versions;
+}

@@ -1,0 +1,94 @@
+/**
+ * Cuts a TCP byte stream into Kafka response frames (int32 size, then that many bytes).
+ *
+ * Copies as little as possible: a frame that lies whole inside one chunk is handed out as a view of that chunk;
+ * a frame spread over several chunks is copied once, into a buffer of exactly its size allocated when its size
+ * prefix arrives (no list of chunks, no repeated concatenation). A size prefix above `maxFrameBytes` is refused
+ * before anything is buffered for it.
+ */
+
+/** Smallest frame a response can be: its correlation id. */
+const MIN_FRAME_BYTES = 4;
+
+/** A response frame whose size prefix is negative, too small to hold a header, or over the configured limit. */
+export class FrameSizeError extends Error {
+  override name = 'FrameSizeError';
+  readonly retriable = false;
+  readonly frameBytes: number;
+  readonly maxFrameBytes: number;
+
+  constructor(frameBytes: number, maxFrameBytes: number) {
+    super(
+      frameBytes < MIN_FRAME_BYTES
+        ? `the broker sent an impossible frame size (${frameBytes} bytes)`
+        : `the broker sent a ${frameBytes}-byte frame, over the ${maxFrameBytes}-byte limit`,
+    );
+    this.frameBytes = frameBytes;
+    this.maxFrameBytes = maxFrameBytes;
+  }
+}
+
+export class FrameAssembler {
+  readonly #maxFrameBytes: number;
+  readonly #onFrame: (frame: Buffer) => void;
+  /** Size prefix bytes gathered so far when a prefix is split across chunks. */
+  readonly #prefix = Buffer.alloc(4);
+  #prefixBytes = 0;
+  /** The frame being filled across chunks, and how much of it is filled. */
+  #partial: Buffer | null = null;
+  #partialBytes = 0;
+
+  constructor(options: { maxFrameBytes: number; onFrame: (frame: Buffer) => void }) {
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#onFrame = options.onFrame;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get bufferedBytes(): number {
+    return this.#prefixBytes + this.#partialBytes;
+  }
+
+  /** Feeds one chunk; emits every frame it completes. Throws FrameSizeError on a bad size prefix. */
+  push(chunk: Buffer): void {
+    let position = 0;
+    const length = chunk.length;
+    while (position < length) {
+      const partial = this.#partial;
+      if (partial !== null) {
+        const take = Math.min(partial.length - this.#partialBytes, length - position);
+        chunk.copy(partial, this.#partialBytes, position, position + take);
+        this.#partialBytes += take;
+        position += take;
+        if (this.#partialBytes === partial.length) {
+          this.#partial = null;
+          this.#partialBytes = 0;
+          this.#onFrame(partial);
+        }
+        continue;
+      }
+      let size: number;
+      if (this.#prefixBytes === 0 && length - position >= 4) {
+        size = chunk.readInt32BE(position);
+        position += 4;
+      } else {
+        const take = Math.min(4 - this.#prefixBytes, length - position);
+        chunk.copy(this.#prefix, this.#prefixBytes, position, position + take);
+        this.#prefixBytes += take;
+        position += take;
+        if (this.#prefixBytes < 4) return;
+        this.#prefixBytes = 0;
+        size = this.#prefix.readInt32BE(0);
+      }
+      if (size < MIN_FRAME_BYTES || size > this.#maxFrameBytes) throw new FrameSizeError(size, this.#maxFrameBytes);
+      if (length - position >= size) {
+        // Whole frame in this chunk: a view, no copy.
+        const frame = chunk.subarray(position, position + size);
+        position += size;
+        this.#onFrame(frame);
+      } else {
+        this.#partial = Buffer.allocUnsafeSlow(size);
+        this.#partialBytes = 0;
+      }
+    }
+  }
+}
