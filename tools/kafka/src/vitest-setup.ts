@@ -6,6 +6,7 @@
  *   from the harness; KAFKA_VERSION picks the version. The brokers watch a pipe to this process, so they end
  *   with it even when the run is interrupted or crashes; teardown stops them and removes their folder.
  */
+import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { type ClusterInfo, KafkaCluster } from './cluster.ts';
 import { DEFAULT_KAFKA_VERSION } from './versions.ts';
