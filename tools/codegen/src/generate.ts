@@ -3,8 +3,10 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureKafkaInstall } from '../../kafka/src/jars.ts';
+import type { KafkaErrorEntry } from '../../oracle/src/protocol.ts';
 import { CodecEmitter, pascalToCamel, quote } from './emit-codec.ts';
 import { parseJsonWithComments } from './json-with-comments.ts';
+import { ERROR_TABLE_FILE, errorTableContent, loadErrorTable } from './kafka-errors.ts';
 import {
   buildMessage,
   type FieldDeclaration,
@@ -339,6 +341,8 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
   /** Schemas already loaded (tests pass them to avoid reading the jar twice). */
   readonly schemas?: Map<string, unknown>;
+  /** Kafka's error table already loaded (else it is asked of the Java oracle). */
+  readonly errors?: readonly KafkaErrorEntry[];
 }
 
 export interface RunResult {
@@ -350,7 +354,11 @@ export interface RunResult {
 /** Generates the codecs; in check mode, writes nothing and lists the files that differ. */
 export async function runGenerator(options: RunOptions = {}): Promise<RunResult> {
   const schemas = options.schemas ?? (await loadSchemas(options.log));
-  const files = generateFiles(schemas);
+  const errors = options.errors ?? (await loadErrorTable(KAFKA_VERSION, options.log));
+  const files = [
+    ...generateFiles(schemas),
+    { path: ERROR_TABLE_FILE, content: errorTableContent(errors, KAFKA_VERSION) },
+  ];
   const differing: string[] = [];
   const written: string[] = [];
   const expected = new Set(files.map((file) => file.path));

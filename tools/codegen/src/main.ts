@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Regenerates @sluice/protocol's message codecs from Kafka's message schemas.
+// Regenerates the code made from Kafka's own definitions: @sluice/protocol's message codecs (from the message
+// schemas) and @sluice/net's error table (from the Errors enum, through the Java oracle).
 //   node tools/codegen/src/main.ts           write the generated files
 //   node tools/codegen/src/main.ts --check   write nothing; exit 1 and name the files if the committed ones differ
 import { GENERATE_COMMAND, runGenerator } from './generate.ts';

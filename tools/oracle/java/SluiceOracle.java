@@ -72,6 +72,7 @@ public final class SluiceOracle {
       case "random" -> RandomMessages.random(request);
       case "records-build" -> RecordsOracle.build(request);
       case "records-read" -> RecordsOracle.read(request);
+      case "errors" -> KafkaErrors.table();
       default -> throw new IllegalArgumentException("unknown op \"" + op + "\"");
     };
   }

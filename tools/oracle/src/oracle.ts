@@ -10,6 +10,7 @@ import type {
   BytesInput,
   DecodeResult,
   Int64Input,
+  KafkaErrorEntry,
   OracleAnswer,
   OracleRequest,
   RandomResult,
@@ -138,6 +139,12 @@ export class Oracle {
   async readRecords(bytes: BytesInput): Promise<RecordsReadout> {
     const answer = this.#expect(await this.call({ op: 'records-read', bytes }));
     return toRecordsReadout(answer);
+  }
+
+  /** Kafka's error-code table, from the Errors enum of kafka-clients. */
+  async errors(): Promise<KafkaErrorEntry[]> {
+    const answer = this.#expect(await this.call({ op: 'errors' }));
+    return answer.errors as KafkaErrorEntry[];
   }
 
   /** Closes the JVM's stdin, which ends it; kills it if it has not gone within a few seconds. */

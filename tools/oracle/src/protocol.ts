@@ -99,7 +99,23 @@ export interface RecordsReadRequest extends RequestBase {
   readonly bytes: BytesInput;
 }
 
+export interface ErrorsRequest extends RequestBase {
+  readonly op: 'errors';
+}
+
+/** One row of Kafka's error-code table (org.apache.kafka.common.protocol.Errors). */
+export interface KafkaErrorEntry {
+  readonly code: number;
+  readonly name: string;
+  readonly retriable: boolean;
+  /** The exception extends InvalidMetadataException: the client's metadata is stale and must be refreshed. */
+  readonly invalidMetadata: boolean;
+  readonly message: string;
+  readonly exception: string | null;
+}
+
 export type OracleRequest =
+  | ErrorsRequest
   | PingRequest
   | EncodeRequest
   | DecodeRequest
