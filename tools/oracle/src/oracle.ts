@@ -1,5 +1,4 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { DEFAULT_KAFKA_VERSION } from '../../kafka/src/versions.ts';
 import { ensureOracleClasses } from './classes.ts';
 import { fromBase64, parseLine, stringifyLine } from './json-lines.ts';
@@ -62,9 +61,14 @@ export class Oracle {
     child.stderr.on('data', (chunk: string) => {
       this.#stderrTail = (this.#stderrTail + chunk).slice(-STDERR_TAIL_CHARACTERS);
     });
-    createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
-      this.#answer(line),
-    );
+    // Answers are split on '\n' only: readline would also end lines at U+2028/U+2029, which Jackson leaves unescaped.
+    let partial = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) this.#answer(line);
+    });
     this.#exited = new Promise((resolve) => {
       child.on('error', (error) => {
         this.#fail(new OracleError(`could not run java: ${error.message}`));

@@ -175,6 +175,17 @@ describe('messages', () => {
     await Promise.all(work);
   });
 
+  it('keeps answers whole when a string holds U+2028 or U+2029 (Jackson leaves them unescaped)', async () => {
+    const json = { clientSoftwareName: 'a\u2028b\u2029c', clientSoftwareVersion: '1' };
+    const bytes = await oracle.encode({ message: 'ApiVersionsRequest', version: 3, json });
+    const [decoded, again] = await Promise.all([
+      oracle.decode({ message: 'ApiVersionsRequest', version: 3, bytes }),
+      oracle.call({ op: 'ping' }),
+    ]);
+    expect(decoded.json).toMatchObject(json);
+    expect(again).toMatchObject({ pong: true });
+  });
+
   it('answers pipelined requests in order', async () => {
     const answers = await Promise.all(
       Array.from({ length: 300 }, (_, index) => oracle.call({ op: 'ping', id: index })),
