@@ -72,7 +72,7 @@ describe('frame plan', () => {
     // lz4_flex picks 64 KiB blocks for small inputs (BD 0x40).
     const frame = lz4.compressFrameSync(repeated(1000));
     expect(frame[5]).toBe(0x40);
-    expect(planLz4Frames(frame, location)).toEqual({ bound: 65536, declaredSize: -1 });
+    expect(planLz4Frames(frame, location)).toEqual({ bound: 65536, declaredSize: -1, nativeSafe: true });
   });
 
   it('reads a declared content size', () => {

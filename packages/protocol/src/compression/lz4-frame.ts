@@ -32,6 +32,12 @@ export interface Lz4FramesPlan {
   readonly bound: number;
   /** Sum of declared content sizes, or -1 when any frame leaves it out. */
   readonly declaredSize: number;
+  /**
+   * The input is one frame with no empty stored block and no compressed block of one byte or less. lz4-napi's frame decoder stops early,
+   * silently, after the first frame or at a compressed block that decodes to nothing (found by fuzzing); such
+   * input goes to our own decoder, which reads every frame and block and checks every checksum.
+   */
+  readonly nativeSafe: boolean;
 }
 
 function corrupt(message: string, location: ErrorLocation, position: number): ProtocolError {
@@ -93,7 +99,10 @@ export function planLz4Frames(data: Uint8Array, location: ErrorLocation): Lz4Fra
   let bound = 0;
   let declaredSize = 0;
   let position = 0;
+  let frames = 0;
+  let tinyCompressedBlock = false; // or an empty stored block
   do {
+    frames++;
     const descriptor = readDescriptor(data, position, location);
     if (descriptor.contentSize < 0) declaredSize = -1;
     else if (declaredSize >= 0) declaredSize += descriptor.contentSize;
@@ -107,12 +116,14 @@ export function planLz4Frames(data: Uint8Array, location: ErrorLocation): Lz4Fra
       if (size > descriptor.blockMaximumSize) throw corrupt('block larger than the block maximum', location, position);
       position += size + (descriptor.blockChecksums ? 4 : 0);
       if (position > data.length) throw corrupt('block is truncated', location, position);
-      bound += (header & 0x80000000) !== 0 ? size : descriptor.blockMaximumSize;
+      const uncompressed = (header & 0x80000000) !== 0;
+      if (uncompressed ? size === 0 : size <= 1) tinyCompressedBlock = true;
+      bound += uncompressed ? size : descriptor.blockMaximumSize;
     }
     position += descriptor.contentChecksum ? 4 : 0;
     if (position > data.length) throw corrupt('content checksum is truncated', location, position);
   } while (position < data.length);
-  return { bound, declaredSize };
+  return { bound, declaredSize, nativeSafe: frames === 1 && !tinyCompressedBlock };
 }
 
 /**

@@ -5,7 +5,8 @@ import { decompressionFailed, type ErrorLocation, limitExceeded } from './option
 // LZ4 frames through lz4-napi (lz4_flex in Rust; its async functions run on libuv's thread pool). The frame
 // structure is read first: a declared content size over the limit is refused at once, and input whose block
 // structure allows more output than the limit goes to the capped JavaScript decoder instead of the native one,
-// so no input makes us allocate past the limit.
+// so no input makes us allocate past the limit. So does input the native decoder would cut short (several frames,
+// or an empty compressed block: see Lz4FramesPlan.nativeSafe).
 
 export interface Lz4DecodeOptions {
   /** Message format v0 wrote a wrong header checksum (KIP-57); repair it before decoding. */
@@ -23,7 +24,7 @@ function route(data: Uint8Array, limit: number, location: ErrorLocation, options
   const input = options.legacyHeaderChecksum ? withRepairedHeaderChecksum(data, location) : data;
   const plan = planLz4Frames(input, location);
   if (plan.declaredSize > limit) throw limitExceeded(limit, location, plan.declaredSize);
-  return { data: input, native: plan.bound <= limit };
+  return { data: input, native: plan.bound <= limit && plan.nativeSafe };
 }
 
 function checked(output: Buffer, limit: number, location: ErrorLocation): Buffer {

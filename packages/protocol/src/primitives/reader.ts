@@ -265,6 +265,7 @@ export class Reader {
 
   /** Raw bytes with no length prefix, as a view. */
   rawBytes(length: number, field: string): Uint8Array {
+    if (!Number.isInteger(length) || length < 0) this.#fail('negative-length', `raw bytes length ${length}`, field);
     return this.#view(length, field, this.#offset);
   }
 
