@@ -1,4 +1,4 @@
-import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import {
   type ApiDescriptor,
@@ -10,6 +10,9 @@ import {
 } from '@sluice/protocol';
 import { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
 import { FrameAssembler } from './frame-assembler.ts';
+import { authenticateSasl, reauthenticationDelayMs, type SaslTransport } from './sasl/authenticate.ts';
+import { normalizeSaslOptions, type SaslOptions } from './sasl/options.ts';
+import { tlsConnectOptions, tlsErrorFrom } from './tls.ts';
 
 /** Kafka's UNSUPPORTED_VERSION error code. */
 const UNSUPPORTED_VERSION = 35;
@@ -19,8 +22,16 @@ export interface ConnectionOptions {
   readonly port: number;
   /** Kafka's `client.id`, sent in every request header. */
   readonly clientId?: string | null;
-  /** Connect with TLS using these options (CA, client certificate, servername ...); verification stays on. */
+  /**
+   * Connect with TLS using these options (`ca`, `cert` + `key` for mutual TLS, `servername` ...). The broker's
+   * certificate and host name are verified; `rejectUnauthorized: false` turns that off, with a one-time warning.
+   */
   readonly tls?: TlsConnectionOptions | null;
+  /**
+   * Authenticate with SASL after ApiVersions (SaslHandshake v1 + SaslAuthenticate), and again before the session
+   * lifetime the broker grants runs out (KIP-368). Wrap passwords in `Secret` to keep them out of logs.
+   */
+  readonly sasl?: SaslOptions | null;
   /** `socket.connection.setup.timeout.ms`: TCP (and TLS) set-up must finish within this. Default 10000. */
   readonly connectTimeoutMs?: number;
   /** `request.timeout.ms`: default time a request waits for its response. Default 30000. */
@@ -76,9 +87,21 @@ export class Connection {
   #closedError: Error | null = null;
   readonly #closeListeners: Array<(error: Error) => void> = [];
   #brokerVersions: ReadonlyMap<number, VersionRange> = new Map();
+  /** The connection's own copy of the SASL options (password in a Secret); null without SASL. */
+  readonly #sasl: SaslOptions | null;
+  #sessionLifetimeMs: number | null = null;
+  #reauthenticationTimer: NodeJS.Timeout | null = null;
+  #reauthentications = 0;
+  /**
+   * Requests the caller sent while a re-authentication runs, in order; null when none runs. KIP-368: the client
+   * sends nothing but the SASL requests until re-authentication completes. Responses to requests sent before it
+   * began still arrive first (the broker answers in order), so only new requests wait.
+   */
+  #held: Array<() => void> | null = null;
 
-  private constructor(socket: Socket, options: ConnectionOptions, broker: string) {
+  private constructor(socket: Socket, options: ConnectionOptions, broker: string, sasl: SaslOptions | null) {
     this.broker = broker;
+    this.#sasl = sasl;
     this.#socket = socket;
     this.#clientId = options.clientId ?? null;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -94,21 +117,29 @@ export class Connection {
       }
     });
     socket.on('error', (error) =>
-      this.#destroy(new NetworkError(`connection failed: ${error.message}`, { broker, cause: error })),
+      this.#destroy(
+        // A broker demanding a client certificate refuses it with a TLS alert after the handshake (TLS 1.3).
+        tlsErrorFrom(error, { broker, host: options.host }) ??
+          new NetworkError(`connection failed: ${error.message}`, { broker, cause: error }),
+      ),
     );
     socket.on('close', () => this.#destroy(new NetworkError('connection closed', { broker })));
   }
 
   /**
    * Opens a connection and negotiates versions with ApiVersions (retrying at the version the broker names when it
-   * does not know ours, as KIP-511 defines). Fails with NetworkError when set-up does not finish in time.
+   * does not know ours, as KIP-511 defines), then authenticates with SASL when `sasl` is given. Fails with
+   * NetworkError when set-up does not finish in time, TlsError when TLS verification fails, and
+   * SaslAuthenticationError when the broker refuses the credentials.
    */
   static async open(options: ConnectionOptions): Promise<Connection> {
     const broker = `${options.host}:${options.port}`;
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    // Checked before connecting, so a missing password is a TypeError and not a refused authentication.
+    const sasl = options.sasl ? normalizeSaslOptions(options.sasl) : null;
     const socket = await new Promise<Socket>((resolve, reject) => {
       let settled = false;
-      const fail = (error: NetworkError) => {
+      const fail = (error: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -122,20 +153,20 @@ export class Connection {
         socket.removeListener('error', onError);
         resolve(socket);
       };
-      const onError = (error: Error) =>
-        fail(new NetworkError(`cannot connect: ${error.message}`, { broker, cause: error }));
+      const onError = (error: Error) => {
+        // A plaintext listener drops a TLS ClientHello without an answer: say what is likely wrong.
+        const hint =
+          options.tls && (error as { code?: string }).code === 'ECONNRESET'
+            ? ' (closed during the TLS handshake: is this an SSL or SASL_SSL listener?)'
+            : '';
+        fail(
+          tlsErrorFrom(error, { broker, host: options.host }) ??
+            new NetworkError(`cannot connect: ${error.message}${hint}`, { broker, cause: error }),
+        );
+      };
       const tls = options.tls;
       const socket: Socket = tls
-        ? connectTls(
-            {
-              ...tls,
-              host: options.host,
-              port: options.port,
-              // SNI carries host names only (RFC 6066); for an IP address the certificate is checked against the IP.
-              ...(tls.servername === undefined && isIP(options.host) === 0 ? { servername: options.host } : {}),
-            },
-            onConnect,
-          )
+        ? connectTls(tlsConnectOptions(tls, options.host, options.port), onConnect)
         : connectTcp({ host: options.host, port: options.port, noDelay: true, keepAlive: true }, onConnect);
       if (tls) socket.setNoDelay(true);
       const timer = setTimeout(
@@ -144,9 +175,10 @@ export class Connection {
       );
       socket.once('error', onError);
     });
-    const connection = new Connection(socket, options, broker);
+    const connection = new Connection(socket, options, broker, sasl);
     try {
       await connection.#negotiate(options);
+      if (sasl) await connection.#authenticate(sasl);
     } catch (error) {
       connection.close();
       throw error;
@@ -178,6 +210,57 @@ export class Connection {
       });
     }
     this.#brokerVersions = versionMap(response);
+  }
+
+  async #authenticate(sasl: SaslOptions): Promise<void> {
+    const transport: SaslTransport = {
+      broker: this.broker,
+      versionFor: (api, bounds) => this.versionFor(api, bounds),
+      // The SASL requests themselves are never held back.
+      send: (api, version, request) => this.#write(api, version, request, {}),
+    };
+    const session = await authenticateSasl(transport, sasl);
+    this.#sessionLifetimeMs = session.sessionLifetimeMs;
+    if (session.sessionLifetimeMs > 0 && this.#closedError === null) {
+      this.#reauthenticationTimer = setTimeout(
+        () => this.#reauthenticate(),
+        reauthenticationDelayMs(session.sessionLifetimeMs),
+      );
+      // The connection's socket decides whether the process stays alive, not this timer.
+      this.#reauthenticationTimer.unref();
+    }
+  }
+
+  /**
+   * KIP-368 re-authentication on the same connection: the same handshake and exchange as the first time. New
+   * requests wait until it completes; if it fails, the connection closes with its error, which every pending and
+   * waiting request receives.
+   */
+  async #reauthenticate(): Promise<void> {
+    this.#reauthenticationTimer = null;
+    if (this.#closedError || this.#sasl === null) return;
+    this.#held = [];
+    try {
+      await this.#authenticate(this.#sasl);
+      this.#reauthentications++;
+    } catch (error) {
+      this.#destroy(error as Error);
+    } finally {
+      const held = this.#held ?? [];
+      this.#held = null;
+      // In the order they were sent, before anything sent later: the broker sees them as the caller sent them.
+      for (const start of held) start();
+    }
+  }
+
+  /** The session lifetime the broker granted at the last (re-)authentication; 0 if it never expires, null without SASL. */
+  get sessionLifetimeMs(): number | null {
+    return this.#sessionLifetimeMs;
+  }
+
+  /** How many KIP-368 re-authentications have completed on this connection. */
+  get reauthentications(): number {
+    return this.#reauthentications;
   }
 
   /** The version ranges the broker reported, by API key. */
@@ -222,6 +305,22 @@ export class Connection {
     request: Request,
     options: SendOptions = {},
   ): Promise<Response> {
+    const held = this.#held;
+    if (held !== null && this.#closedError === null) {
+      // Re-authenticating: the request waits, and its timeout starts when it is written.
+      return new Promise<Response>((resolve, reject) => {
+        held.push(() => this.#write(api, version, request, options).then(resolve, reject));
+      });
+    }
+    return this.#write(api, version, request, options);
+  }
+
+  #write<Request, Response>(
+    api: ApiDescriptor<Request, Response>,
+    version: number,
+    request: Request,
+    options: SendOptions,
+  ): Promise<Response> {
     if (this.#closedError) return Promise.reject(this.#closedError);
     const correlationId = this.#nextCorrelationId;
     this.#nextCorrelationId = (correlationId + 1) | 0;
@@ -252,9 +351,12 @@ export class Connection {
     });
   }
 
-  /** Requests sent and not yet answered (timed-out ones included until their response arrives). */
+  /**
+   * Requests sent and not yet answered (timed-out ones included until their response arrives, and requests waiting
+   * for a re-authentication to complete).
+   */
   get inFlight(): number {
-    return this.#queue.length - this.#queueHead;
+    return this.#queue.length - this.#queueHead + (this.#held?.length ?? 0);
   }
 
   get closed(): boolean {
@@ -305,6 +407,8 @@ export class Connection {
     if (this.#closedError) return;
     this.#closedError = error;
     this.#socket.destroy();
+    if (this.#reauthenticationTimer) clearTimeout(this.#reauthenticationTimer);
+    this.#reauthenticationTimer = null;
     const pending = this.#queue.slice(this.#queueHead);
     this.#queue.length = 0;
     this.#queueHead = 0;
@@ -312,6 +416,10 @@ export class Connection {
       if (request.timer) clearTimeout(request.timer);
       if (!request.abandoned) request.reject(error);
     }
+    // Requests waiting for a re-authentication fail with the same error (#write refuses once closed).
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const start of held) start();
     for (const listener of this.#closeListeners.splice(0)) listener(error);
   }
 }

@@ -4,4 +4,5 @@ export type { ListenerName, SaslMechanism, SaslUser, SecurityFeature } from './c
 export { ensureKafkaInstall, KafkaSetupError } from './jars.ts';
 export type { ApiVersionRange, ClusterMetadata, MetadataBroker, ProbeTarget } from './probe.ts';
 export { fetchMetadata, ProbeConnection, ProbeError } from './probe.ts';
+export { createTlsMaterial, type TlsMaterial } from './tls.ts';
 export { DEFAULT_KAFKA_VERSION, kafkaLine, VERIFIED_KAFKA_VERSIONS } from './versions.ts';
