@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { bareDecompression } from '../src/decoders/bare-decompression.ts';
+import { checkTally } from '../src/decoders/decoder.ts';
+import { kafkajsDecoder, registerKafkajsCodecs } from '../src/decoders/kafkajs.ts';
+import { platformaticDecoder } from '../src/decoders/platformatic.ts';
+import { sluiceDecoder } from '../src/decoders/sluice.ts';
+import { buildFixture, compressionTypes } from '../src/fixtures.ts';
+import { verifyFixture } from '../src/verify.ts';
+
+// Keeps `pnpm bench:decode` honest: on a small fixture, every decoder it times must read every record, and all must
+// read the same ones. A peer upgrade that changes an internal path, or a decoder that stops touching records, fails
+// here instead of producing a flattering table.
+const decoders = [sluiceDecoder(true), sluiceDecoder(false), kafkajsDecoder, platformaticDecoder];
+registerKafkajsCodecs();
+
+describe('bench:decode fixtures', () => {
+  for (const compression of compressionTypes) {
+    it(`every decoder reads the same records (${compression})`, async () => {
+      const fixture = buildFixture(
+        { valueSize: 100, partitions: 2, batchesPerPartition: 2, recordsPerBatch: 25 },
+        compression,
+      );
+      expect(fixture.records).toBe(100);
+      const checksums = await verifyFixture(fixture, decoders);
+      expect(Object.keys(checksums).sort()).toEqual(['kafkajs', 'platformatic', 'sluice', 'sluiceNoCrc']);
+      expect(checksums.sluice?.headers).toBe(200);
+      for (const decoder of decoders) checkTally(decoder.id, fixture, await decoder.tally(fixture));
+      if (compression !== 'none') expect(bareDecompression(fixture)()).toBe(fixture.recordsSectionBytes);
+    });
+  }
+
+  it('builds 1 KB and 10 KB records of the exact size', async () => {
+    for (const valueSize of [1000, 10_000]) {
+      const fixture = buildFixture({ valueSize, partitions: 1, batchesPerPartition: 1, recordsPerBatch: 3 }, 'zstd');
+      await verifyFixture(fixture, decoders);
+      for (const decoder of decoders) checkTally(decoder.id, fixture, await decoder.tally(fixture));
+    }
+  });
+
+  it('refuses a tally that skipped records', () => {
+    const fixture = buildFixture({ valueSize: 100, partitions: 1, batchesPerPartition: 1, recordsPerBatch: 5 }, 'none');
+    const tally = { records: 4, keyBytes: 0, valueBytes: 400, lastOffset: '0', lastTimestamp: '0' };
+    expect(() => checkTally('skipper', fixture, tally)).toThrow(/skipper read 4 records/);
+  });
+});
