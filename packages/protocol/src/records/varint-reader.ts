@@ -19,15 +19,34 @@ export class VarintReader {
   /** A zigzag int32. Bits past 32 in the fifth byte are dropped, as Kafka's Java reader does. */
   readVarint(field: string): number {
     const data = this.data;
-    let position = this.position;
-    // Most varints in a record (small lengths and deltas) are one byte.
-    if (position < this.limit) {
+    const position = this.position;
+    const limit = this.limit;
+    // Record lengths, key and value lengths and offset deltas are nearly always 1 to 3 bytes: integer fast paths.
+    if (position + 2 < limit) {
       const first = data[position]!;
       if (first < 0x80) {
         this.position = position + 1;
         return (first >>> 1) ^ -(first & 1);
       }
+      const second = data[position + 1]!;
+      if (second < 0x80) {
+        const raw = (first & 0x7f) | (second << 7);
+        this.position = position + 2;
+        return (raw >>> 1) ^ -(raw & 1);
+      }
+      const third = data[position + 2]!;
+      if (third < 0x80) {
+        const raw = (first & 0x7f) | ((second & 0x7f) << 7) | (third << 14);
+        this.position = position + 3;
+        return (raw >>> 1) ^ -(raw & 1);
+      }
     }
+    return this.#readVarintSlow(field);
+  }
+
+  #readVarintSlow(field: string): number {
+    const data = this.data;
+    let position = this.position;
     let raw = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       if (position >= this.limit) throw this.#truncated(field);
@@ -50,11 +69,24 @@ export class VarintReader {
   readVarlong(field: string): number | bigint {
     const data = this.data;
     let position = this.position;
-    if (position < this.limit) {
+    // Timestamp deltas within a batch are nearly always 1 to 3 bytes: integer fast paths.
+    if (position + 2 < this.limit) {
       const first = data[position]!;
       if (first < 0x80) {
         this.position = position + 1;
         return (first >>> 1) ^ -(first & 1);
+      }
+      const second = data[position + 1]!;
+      if (second < 0x80) {
+        const raw = (first & 0x7f) | (second << 7);
+        this.position = position + 2;
+        return (raw >>> 1) ^ -(raw & 1);
+      }
+      const third = data[position + 2]!;
+      if (third < 0x80) {
+        const raw = (first & 0x7f) | ((second & 0x7f) << 7) | (third << 14);
+        this.position = position + 3;
+        return (raw >>> 1) ^ -(raw & 1);
       }
     }
     let raw = 0;
