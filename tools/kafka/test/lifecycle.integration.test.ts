@@ -4,14 +4,26 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isHarnessBroker, KafkaCluster, KafkaHarnessError } from '../src/cluster.ts';
 
+/** Harness folders owned by this process (other processes on the machine may be starting clusters too). */
 async function harnessFolders(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('sluice-kafka-')).sort();
+  const mine: string[] = [];
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith('sluice-kafka-')) continue;
+    try {
+      const owner = JSON.parse(await readFile(join(tmpdir(), name, 'owner.json'), 'utf8')) as { pid?: number };
+      if (owner.pid === process.pid) mine.push(name);
+    } catch {
+      // no owner file: not one of ours, or already gone
+    }
+  }
+  return mine.sort();
 }
 
 const STARTER = fileURLToPath(new URL('./fixtures/start-and-wait.ts', import.meta.url));
