@@ -1,5 +1,8 @@
 import { ProtocolError } from '../errors.ts';
 
+/** What #readShort returns when the varint is not short: no zigzag value of 3 bytes or fewer is this large. */
+const NOT_SHORT = 2 ** 31;
+
 /**
  * Reads Kafka's zigzag varints (int32, at most 5 bytes) and varlongs (int64, at most 10 bytes) between `position`
  * and `limit`. One reader serves a whole batch: it is created once per iteration, not per record.
@@ -16,31 +19,39 @@ export class VarintReader {
     this.limit = limit;
   }
 
-  /** A zigzag int32. Bits past 32 in the fifth byte are dropped, as Kafka's Java reader does. */
-  readVarint(field: string): number {
+  /**
+   * Record lengths, key and value lengths, offset and timestamp deltas are nearly always 1 to 3 bytes: this reads
+   * those with integer arithmetic (and leaves anything longer, or too near the limit, to the careful path).
+   * A zigzag value of at most 21 bits is the same as int32 or int64.
+   */
+  #readShort(): number {
     const data = this.data;
     const position = this.position;
-    const limit = this.limit;
-    // Record lengths, key and value lengths and offset deltas are nearly always 1 to 3 bytes: integer fast paths.
-    if (position + 2 < limit) {
-      const first = data[position]!;
-      if (first < 0x80) {
-        this.position = position + 1;
-        return (first >>> 1) ^ -(first & 1);
-      }
-      const second = data[position + 1]!;
-      if (second < 0x80) {
-        const raw = (first & 0x7f) | (second << 7);
-        this.position = position + 2;
-        return (raw >>> 1) ^ -(raw & 1);
-      }
-      const third = data[position + 2]!;
-      if (third < 0x80) {
-        const raw = (first & 0x7f) | ((second & 0x7f) << 7) | (third << 14);
-        this.position = position + 3;
-        return (raw >>> 1) ^ -(raw & 1);
-      }
+    if (position + 2 >= this.limit) return NOT_SHORT;
+    const first = data[position]!;
+    if (first < 0x80) {
+      this.position = position + 1;
+      return (first >>> 1) ^ -(first & 1);
     }
+    const second = data[position + 1]!;
+    if (second < 0x80) {
+      const raw = (first & 0x7f) | (second << 7);
+      this.position = position + 2;
+      return (raw >>> 1) ^ -(raw & 1);
+    }
+    const third = data[position + 2]!;
+    if (third < 0x80) {
+      const raw = (first & 0x7f) | ((second & 0x7f) << 7) | (third << 14);
+      this.position = position + 3;
+      return (raw >>> 1) ^ -(raw & 1);
+    }
+    return NOT_SHORT;
+  }
+
+  /** A zigzag int32. Bits past 32 in the fifth byte are dropped, as Kafka's Java reader does. */
+  readVarint(field: string): number {
+    const short = this.#readShort();
+    if (short !== NOT_SHORT) return short;
     return this.#readVarintSlow(field);
   }
 
@@ -67,28 +78,10 @@ export class VarintReader {
    * delta a broker sends), otherwise an exact bigint.
    */
   readVarlong(field: string): number | bigint {
+    const short = this.#readShort();
+    if (short !== NOT_SHORT) return short;
     const data = this.data;
     let position = this.position;
-    // Timestamp deltas within a batch are nearly always 1 to 3 bytes: integer fast paths.
-    if (position + 2 < this.limit) {
-      const first = data[position]!;
-      if (first < 0x80) {
-        this.position = position + 1;
-        return (first >>> 1) ^ -(first & 1);
-      }
-      const second = data[position + 1]!;
-      if (second < 0x80) {
-        const raw = (first & 0x7f) | (second << 7);
-        this.position = position + 2;
-        return (raw >>> 1) ^ -(raw & 1);
-      }
-      const third = data[position + 2]!;
-      if (third < 0x80) {
-        const raw = (first & 0x7f) | ((second & 0x7f) << 7) | (third << 14);
-        this.position = position + 3;
-        return (raw >>> 1) ^ -(raw & 1);
-      }
-    }
     let raw = 0;
     // Up to 7 bytes (49 bits) the value is exact in a double.
     for (let shift = 0; shift < 49; shift += 7) {
