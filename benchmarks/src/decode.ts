@@ -1,17 +1,18 @@
 // pnpm bench:decode [--json] [--quick] [--sizes 100,1000,10000] [--codecs none,gzip,snappy,lz4,zstd]
-//                   [--only sluice,sluiceNoCrc,kafkajs,platformatic,bare] [--samples N]
+//                   [--only sluice,sluiceNoCrc,sluicePipelined,kafkajs,platformatic,bare,barePipelined] [--samples N]
 //
 // Decodes the same Fetch v11 responses with Sluice, KafkaJS and @platformatic/kafka in one process, interleaved,
 // and prints records/s and MB/s (of record keys and values) for each, the bare decompression speed of the same
-// batches, and the ratios: one table from each decoder's median sample, one from its fastest. --json prints the
-// same data as one JSON object.
+// batches (sync on one thread, and pipelined through libuv's pool), and the ratios: one table from each decoder's
+// median sample, one from its fastest, and the CPU time per response of the compressed rows. --json prints the same
+// data as one JSON object.
 import { parseArgs } from 'node:util';
 import type { CompressionType } from '@sluice/protocol';
-import { bareDecompression } from './decoders/bare-decompression.ts';
+import { bareDecompression, pipelinedBareDecompression } from './decoders/bare-decompression.ts';
 import { checkTally, type DecoderUnderTest, type Tally } from './decoders/decoder.ts';
 import { kafkajsDecoder, registerKafkajsCodecs } from './decoders/kafkajs.ts';
 import { platformaticDecoder } from './decoders/platformatic.ts';
-import { sluiceDecoder } from './decoders/sluice.ts';
+import { batchesInFlight, sluiceDecoder, sluicePipelinedDecoder } from './decoders/sluice.ts';
 import { buildFixture, compressionTypes, type Fixture, fetchVersion, fixtureShape, recordSizes } from './fixtures.ts';
 import { type Candidate, type HarnessOptions, type Measurement, measure } from './harness.ts';
 import {
@@ -23,6 +24,7 @@ import {
   machineInfo,
   type RowResult,
   ratiosOf,
+  renderCpuTable,
   renderTable,
   type Statistic,
 } from './report.ts';
@@ -50,8 +52,14 @@ function listFlag<Item>(text: string | undefined, all: readonly Item[], parse: (
 
 const sizes = listFlag(flags.sizes, recordSizes, Number);
 const codecs = listFlag(flags.codecs, compressionTypes, (part) => part as CompressionType);
-const decoders: DecoderUnderTest[] = [sluiceDecoder(true), sluiceDecoder(false), kafkajsDecoder, platformaticDecoder];
-const columnIds = [...decoders.map((decoder) => decoder.id), 'bare'];
+const decoders: DecoderUnderTest[] = [
+  sluiceDecoder(true),
+  sluiceDecoder(false),
+  sluicePipelinedDecoder,
+  kafkajsDecoder,
+  platformaticDecoder,
+];
+const columnIds = [...decoders.map((decoder) => decoder.id), 'bare', 'barePipelined'];
 const selected = new Set(listFlag(flags.only, columnIds, String));
 const harness: HarnessOptions = flags.quick
   ? { warmupMs: 150, samples: 5, sampleMs: 40 }
@@ -59,7 +67,8 @@ const harness: HarnessOptions = flags.quick
 
 const columns: Column[] = [
   ...decoders.filter((decoder) => selected.has(decoder.id)).map(({ id, label }) => ({ id, label })),
-  ...(selected.has('bare') ? [{ id: 'bare', label: 'bare decompression' }] : []),
+  ...(selected.has('bare') ? [{ id: 'bare', label: 'bare (sync, 1 thread)' }] : []),
+  ...(selected.has('barePipelined') ? [{ id: 'barePipelined', label: `bare (pipelined, ${batchesInFlight})` }] : []),
 ];
 
 function candidatesFor(fixture: Fixture): { candidates: Candidate[]; unavailable: Record<string, string> } {
@@ -67,6 +76,7 @@ function candidatesFor(fixture: Fixture): { candidates: Candidate[]; unavailable
   const unavailable: Record<string, string> = {};
   for (const decoder of decoders) {
     if (!selected.has(decoder.id)) continue;
+    if (decoder.compressedOnly === true && fixture.compression === 'none') continue;
     const reason = decoder.unsupported(fixture.compression);
     if (reason !== undefined) {
       unavailable[decoder.id] = reason;
@@ -87,6 +97,17 @@ function candidatesFor(fixture: Fixture): { candidates: Candidate[]; unavailable
       },
     });
   }
+  if (selected.has('barePipelined') && fixture.compression !== 'none') {
+    candidates.push({
+      id: 'barePipelined',
+      run: pipelinedBareDecompression(fixture),
+      check: (produced) => {
+        if (produced !== fixture.recordsSectionBytes) {
+          throw new Error(`pipelined bare decompression produced ${produced} bytes`);
+        }
+      },
+    });
+  }
   return { candidates, unavailable };
 }
 
@@ -100,7 +121,7 @@ function figuresOf(
   for (const [id, reason] of Object.entries(unavailable)) cells[id] = { unavailable: reason };
   for (const [id, measurement] of measurements) {
     const nanoseconds = statistic === 'median' ? measurement.medianNs : measurement.bestNs;
-    cells[id] = cellOf(nanoseconds, fixture.records, fixture.payloadBytes);
+    cells[id] = cellOf(nanoseconds, measurement.medianCpuNs, fixture.records, fixture.payloadBytes);
   }
   return { cells, ratios: ratiosOf(cells) };
 }
@@ -116,6 +137,11 @@ log(
   `Fetch v${fetchVersion} responses, 1 topic x 4 partitions; ${harness.samples} interleaved samples of ` +
     `~${harness.sampleMs} ms per cell after ${harness.warmupMs} ms warm-up, elapsed time. ` +
     'MB = 10^6 bytes of record keys + values.',
+);
+log(
+  `Sluice (pipelined): CRC on, up to ${batchesInFlight} batches decompressing in libuv's pool ` +
+    `(UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4, the default'}) while the event loop walks ` +
+    'the batches already decompressed, in wire order. Target ratio: pipelined / bare (sync, 1 thread).',
 );
 if ((globalThis as { gc?: unknown }).gc === undefined) log('(run with --expose-gc to collect garbage between samples)');
 log('');
@@ -152,7 +178,9 @@ for (const size of sizes) {
 
 function targetsOf(statistic: Statistic) {
   const hundredByteRow = rows.find((row) => row.recordSize === 100 && row.compression === 'none');
-  const compressedRows = rows.filter((row) => row.compression !== 'none' && row[statistic].ratios.sluiceOverBare);
+  const compressedRows = rows.filter(
+    (row) => row.compression !== 'none' && row[statistic].ratios.pipelinedOverBare !== null,
+  );
   const hundred = hundredByteRow?.[statistic].ratios;
   return {
     hundredByteUncompressed: {
@@ -162,12 +190,14 @@ function targetsOf(statistic: Statistic) {
       met: hundred?.sluiceOverBestPeer == null ? null : hundred.sluiceOverBestPeer >= 3,
     },
     compressedWithinTenPercentOfBare: compressedRows.map((row) => ({
-      goal: 'Sluice (CRC on) >= 0.9x bare decompression of the same batches',
+      goal: 'Sluice (pipelined, CRC on) >= 0.9x bare decompression (sync, one thread) of the same batches',
       recordSize: row.recordSize,
       compression: row.compression,
+      pipelinedOverBare: row[statistic].ratios.pipelinedOverBare,
+      pipelinedOverPipelinedBare: row[statistic].ratios.pipelinedOverPipelinedBare,
       sluiceOverBare: row[statistic].ratios.sluiceOverBare,
       sluiceNoCrcOverBare: row[statistic].ratios.sluiceNoCrcOverBare,
-      met: (row[statistic].ratios.sluiceOverBare ?? 0) >= 0.9,
+      met: (row[statistic].ratios.pipelinedOverBare ?? 0) >= 0.9,
     })),
   };
 }
@@ -181,7 +211,13 @@ const settings = {
   sluice: 'decodeResponse + decodeRecords + decompressSync + cursor (offset, timestampMillis, key, value)',
   kafkajs: 'fetch/v11/response.js decode + parse; gzip built in (async zlib.unzip), others via CompressionCodecs',
   platformatic: 'fetchV11.parseResponse (records read eagerly; no CRC check)',
+  sluicePipelined:
+    `CRC on; decodeResponse + decodeRecords, then up to ${batchesInFlight} batch.decompress({ syncThresholdBytes: 0 }) ` +
+    'in flight in libuv pool while the event loop walks decompressed batches in wire order',
   bare: 'the library calls Sluice makes, synchronously, on the records sections only',
+  barePipelined: `the async library calls Sluice makes, ${batchesInFlight} sections in flight, nothing else`,
+  batchesInFlight,
+  threadPoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
   harness,
   exposeGc: (globalThis as { gc?: unknown }).gc !== undefined,
 };
@@ -214,11 +250,15 @@ if (flags.json) {
     if (compressed.length > 0) {
       const missed = compressed.filter((row) => !row.met).map((row) => `${row.recordSize} B ${row.compression}`);
       log(
-        `Target: compressed >= 0.90x bare decompression: met in ${compressed.length - missed.length} of ` +
+        `Target: compressed, Sluice (pipelined) >= 0.90x bare (sync, 1 thread): met in ${compressed.length - missed.length} of ` +
           `${compressed.length} rows${missed.length > 0 ? `; missed: ${missed.join(', ')}` : ''}`,
       );
     }
   }
+  log('');
+  log('CPU time (all threads) / elapsed time per response, milliseconds, median samples:');
+  log('');
+  log(renderCpuTable(rows, columns));
   log('');
   log(`Load average at end: ${machineInfo().loadAverage.join(' ')}`);
 }

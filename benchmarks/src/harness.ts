@@ -1,4 +1,8 @@
-/** One thing to time: `run` performs one whole operation (here: decode one Fetch response). */
+/**
+ * One thing to time: `run` performs one whole operation (here: decode one Fetch response). It may return a Promise
+ * (work in libuv's thread pool, say): the operation then lasts until the Promise settles, and the next one starts only
+ * after that, so an asynchronous candidate is timed from its start to its last record, like a synchronous one.
+ */
 export interface Candidate {
   readonly id: string;
   readonly run: () => unknown;
@@ -25,22 +29,36 @@ export interface Measurement {
   readonly bestNs: number;
   /** Interquartile range over the median: how noisy the samples were. */
   readonly spread: number;
+  /**
+   * Median over the samples of the CPU time (user + system, every thread of the process: the event loop and libuv's
+   * pool) per operation, in nanoseconds. Above `medianNs` when work ran on several cores at once.
+   */
+  readonly medianCpuNs: number;
   readonly operations: number;
 }
 
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
-/** Elapsed nanoseconds per operation over `count` operations (process.hrtime.bigint). */
-async function sample(candidate: Candidate, count: number): Promise<number> {
+interface Sample {
+  /** Elapsed nanoseconds per operation (process.hrtime.bigint). */
+  readonly elapsedNs: number;
+  /** CPU nanoseconds per operation, all threads (process.cpuUsage). */
+  readonly cpuNs: number;
+}
+
+/** Runs `count` operations one after another; a synchronous result is not awaited, so it costs no microtask. */
+async function sample(candidate: Candidate, count: number): Promise<Sample> {
   const results: unknown[] = new Array(count);
+  const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let index = 0; index < count; index++) {
     const result = candidate.run();
     results[index] = result instanceof Promise ? await result : result;
   }
   const elapsed = Number(process.hrtime.bigint() - start);
+  const cpu = process.cpuUsage(cpuStart);
   for (const result of results) candidate.check(result);
-  return elapsed / count;
+  return { elapsedNs: elapsed / count, cpuNs: ((cpu.user + cpu.system) * 1000) / count };
 }
 
 function quantile(sorted: readonly number[], fraction: number): number {
@@ -64,7 +82,7 @@ export async function measure(
   for (const candidate of candidates) {
     const times: number[] = [];
     const deadline = performance.now() + options.warmupMs;
-    while (times.length < 3 || performance.now() < deadline) times.push(await sample(candidate, 1));
+    while (times.length < 3 || performance.now() < deadline) times.push((await sample(candidate, 1)).elapsedNs);
     const typical = Math.max(
       quantile(
         times.sort((left, right) => left - right),
@@ -74,7 +92,7 @@ export async function measure(
     );
     repeats.set(candidate.id, Math.max(1, Math.round((options.sampleMs * 1e6) / typical)));
   }
-  const samples = new Map<string, number[]>(candidates.map((candidate) => [candidate.id, []]));
+  const samples = new Map<string, Sample[]>(candidates.map((candidate) => [candidate.id, []]));
   for (let round = 0; round < options.samples; round++) {
     for (let turn = 0; turn < candidates.length; turn++) {
       const candidate = candidates[(round + turn) % candidates.length]!;
@@ -89,12 +107,15 @@ export async function measure(
   }
   const measurements = new Map<string, Measurement>();
   for (const candidate of candidates) {
-    const sorted = samples.get(candidate.id)!.sort((left, right) => left - right);
+    const taken = samples.get(candidate.id)!;
+    const sorted = taken.map((one) => one.elapsedNs).sort((left, right) => left - right);
+    const cpuSorted = taken.map((one) => one.cpuNs).sort((left, right) => left - right);
     const medianNs = quantile(sorted, 0.5);
     measurements.set(candidate.id, {
       medianNs,
       bestNs: sorted[0]!,
       spread: (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / medianNs,
+      medianCpuNs: quantile(cpuSorted, 0.5),
       operations: sorted.length * repeats.get(candidate.id)!,
     });
   }

@@ -2,6 +2,7 @@
 // end by Sluice's Connection (frame assembly + response decode, records not walked) and by plain sockets that send the
 // same pre-encoded Fetch requests and only read the bytes.
 import type { Socket } from 'node:net';
+import type { Connection } from '@sluice/net';
 import {
   createTopicsApi,
   defaultCreateTopicsRequest,
@@ -19,7 +20,6 @@ import {
   type Uuid,
   ZERO_UUID,
 } from '@sluice/protocol';
-import type { Connection } from '@sluice/net';
 import {
   type Address,
   CopyingFrameCounter,

@@ -1,6 +1,7 @@
 // Small pipelined requests through one connection: Sluice's Connection against a plain socket that writes the same
 // pre-encoded request bytes and only counts response frames.
 
+import type { Connection } from '@sluice/net';
 import {
   type ApiDescriptor,
   apiVersionsApi,
@@ -9,7 +10,6 @@ import {
   encodeRequestFrame,
   metadataApi,
 } from '@sluice/protocol';
-import type { Connection } from '@sluice/net';
 import { type Address, FrameCounter, openSocket } from './net-raw-socket.ts';
 
 export type SmallApi = 'metadata' | 'apiversions';

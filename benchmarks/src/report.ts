@@ -31,6 +31,8 @@ export interface CellResult {
   readonly megabytesPerSecond: number;
   /** Milliseconds per Fetch response. */
   readonly milliseconds: number;
+  /** CPU milliseconds per Fetch response, every thread of the process (event loop and libuv's pool). */
+  readonly cpuMilliseconds: number;
 }
 
 export type Cell = CellResult | { readonly unavailable: string };
@@ -39,9 +41,17 @@ export interface Ratios {
   /** Sluice (CRC on) over the faster of KafkaJS and @platformatic/kafka, in records/s. */
   readonly sluiceOverBestPeer: number | null;
   readonly sluiceNoCrcOverBestPeer: number | null;
-  /** Sluice over bare decompression of the same batches: 1 would be free decoding. */
+  /** Sluice over bare decompression (sync, one thread) of the same batches: 1 would be free decoding. */
   readonly sluiceOverBare: number | null;
   readonly sluiceNoCrcOverBare: number | null;
+  /**
+   * Sluice (pipelined, CRC on) over bare decompression (sync, one thread): the "within 10 %" target's ratio. The
+   * codec's bare decompression speed is what one thread of the codec delivers; a consumer that decompresses off the
+   * event loop while it walks records delivers records at this speed or better.
+   */
+  readonly pipelinedOverBare: number | null;
+  /** Sluice (pipelined) over bare decompression pipelined the same way: the share of the pool's speed the walk keeps. */
+  readonly pipelinedOverPipelinedBare: number | null;
 }
 
 /** The figures of one row under one statistic. */
@@ -68,12 +78,13 @@ export interface RowResult {
   readonly best: Figures;
 }
 
-export function cellOf(nanoseconds: number, records: number, payloadBytes: number): CellResult {
+export function cellOf(nanoseconds: number, cpuNanoseconds: number, records: number, payloadBytes: number): CellResult {
   const seconds = nanoseconds / 1e9;
   return {
     recordsPerSecond: records / seconds,
     megabytesPerSecond: payloadBytes / 1e6 / seconds,
     milliseconds: nanoseconds / 1e6,
+    cpuMilliseconds: cpuNanoseconds / 1e6,
   };
 }
 
@@ -87,12 +98,16 @@ export function ratiosOf(cells: Record<string, Cell>): Ratios {
   const peers = [rate(cells.kafkajs), rate(cells.platformatic)].filter((value) => value !== null);
   const bestPeer = peers.length === 0 ? null : Math.max(...peers);
   const bare = rate(cells.bare);
+  const pipelined = rate(cells.sluicePipelined);
+  const pipelinedBare = rate(cells.barePipelined);
   const over = (top: number | null, bottom: number | null) => (top === null || bottom === null ? null : top / bottom);
   return {
     sluiceOverBestPeer: over(sluice, bestPeer),
     sluiceNoCrcOverBestPeer: over(sluiceNoCrc, bestPeer),
     sluiceOverBare: over(sluice, bare),
     sluiceNoCrcOverBare: over(sluiceNoCrc, bare),
+    pipelinedOverBare: over(pipelined, bare),
+    pipelinedOverPipelinedBare: over(pipelined, pipelinedBare),
   };
 }
 
@@ -113,6 +128,35 @@ export interface Column {
   readonly label: string;
 }
 
+function renderMarkdown(header: readonly string[], lines: readonly (readonly string[])[]): string {
+  const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
+  const render = (cells: readonly string[]) =>
+    `| ${cells.map((cell, index) => (index < 2 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join(' | ')} |`;
+  const rule = `|${widths.map((width, index) => (index < 2 ? `:${'-'.repeat(width + 1)}` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
+  return [render(header), rule, ...lines.map(render)].join('\n');
+}
+
+/**
+ * CPU milliseconds per response (every thread: event loop and pool) beside elapsed milliseconds, median samples,
+ * compressed rows only: how much of the pipelined paths' speed comes from using more than one core.
+ */
+export function renderCpuTable(rows: readonly RowResult[], columns: readonly Column[]): string {
+  const header = ['record', 'codec', ...columns.map((column) => `${column.label} CPU / elapsed ms`)];
+  const lines = rows
+    .filter((row) => row.compression !== 'none')
+    .map((row) => [
+      `${row.recordSize} B`,
+      row.compression,
+      ...columns.map((column) => {
+        const cell = row.median.cells[column.id];
+        if (cell === undefined) return '-';
+        if (!('cpuMilliseconds' in cell)) return 'n/a';
+        return `${cell.cpuMilliseconds.toFixed(1)} / ${cell.milliseconds.toFixed(1)}`;
+      }),
+    ]);
+  return renderMarkdown(header, lines);
+}
+
 /** A Markdown table that also reads well in a terminal. */
 export function renderTable(rows: readonly RowResult[], columns: readonly Column[], statistic: Statistic): string {
   const header = [
@@ -123,6 +167,8 @@ export function renderTable(rows: readonly RowResult[], columns: readonly Column
     'no-CRC / best peer',
     'Sluice / bare',
     'no-CRC / bare',
+    'pipelined / bare (target)',
+    'pipelined / pipelined bare',
   ];
   const lines = rows.map((row) => {
     const figures = row[statistic];
@@ -134,11 +180,9 @@ export function renderTable(rows: readonly RowResult[], columns: readonly Column
       formatRatio(figures.ratios.sluiceNoCrcOverBestPeer),
       formatRatio(figures.ratios.sluiceOverBare),
       formatRatio(figures.ratios.sluiceNoCrcOverBare),
+      formatRatio(figures.ratios.pipelinedOverBare),
+      formatRatio(figures.ratios.pipelinedOverPipelinedBare),
     ];
   });
-  const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
-  const render = (cells: readonly string[]) =>
-    `| ${cells.map((cell, index) => (index < 2 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join(' | ')} |`;
-  const rule = `|${widths.map((width, index) => (index < 2 ? `:${'-'.repeat(width + 1)}` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
-  return [render(header), rule, ...lines.map(render)].join('\n');
+  return renderMarkdown(header, lines);
 }

@@ -26,6 +26,8 @@ export interface DecoderUnderTest {
   /** Column id in the table and the JSON. */
   readonly id: string;
   readonly label: string;
+  /** Measured on compressed rows only (a pipelined decompression path): absent from uncompressed rows. */
+  readonly compressedOnly?: boolean;
   /** Undefined when the decoder can read this codec, else why not (printed as "n/a"). */
   unsupported(compression: CompressionType): string | undefined;
   tally(fixture: Fixture): Tally | Promise<Tally>;
