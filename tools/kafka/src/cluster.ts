@@ -120,9 +120,15 @@ async function tail(file: string, lines = 40): Promise<string> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A Kafka cluster id: 16 random bytes (a UUID) in URL-safe base64 without padding. */
-function randomClusterId(): string {
-  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+/**
+ * A Kafka cluster id: 16 random bytes (a UUID) in URL-safe base64 without padding. Like Kafka's Uuid.randomUuid,
+ * never one that starts with '-', which command-line parsers (StorageTool's -t) take for an option.
+ */
+export function randomClusterId(): string {
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /**

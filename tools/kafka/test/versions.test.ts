@@ -22,3 +22,13 @@ describe('Kafka versions', () => {
     ]);
   });
 });
+
+describe('randomClusterId', () => {
+  it('gives 22-character URL-safe ids that never start with "-" (StorageTool would read one as an option)', async () => {
+    const { randomClusterId } = await import('../src/cluster.ts');
+    for (let index = 0; index < 5000; index++) {
+      const id = randomClusterId();
+      expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    }
+  });
+});
