@@ -30,9 +30,19 @@ function translate(codec: ZlibCodec, error: unknown, limit: number, location: Er
   return decompressionFailed(codec.name, error, location);
 }
 
+/**
+ * zlib inflates into chunks of `chunkSize` bytes (16 KiB by default), and in async mode every chunk is a round
+ * trip to the thread pool: sized from the input (4x the compressed bytes, a typical ratio, from 64 KiB to 1 MiB),
+ * a batch takes a few steps instead of hundreds. Never above the caller's limit, so the cap still bounds memory.
+ */
+function inflateOptions(data: Uint8Array, limit: number): zlib.ZlibOptions & zlib.ZstdOptions {
+  const estimate = Math.min(Math.max(data.length * 4, 64 * 1024), 1024 * 1024);
+  return { maxOutputLength: Math.max(limit, 1), chunkSize: Math.max(64, Math.min(estimate, limit)) };
+}
+
 function inflateSync(codec: ZlibCodec, data: Uint8Array, limit: number, location: ErrorLocation): Buffer {
   try {
-    return codec.inflateSync(data, { maxOutputLength: Math.max(limit, 1) });
+    return codec.inflateSync(data, inflateOptions(data, limit));
   } catch (error) {
     throw translate(codec, error, limit, location);
   }
@@ -40,7 +50,7 @@ function inflateSync(codec: ZlibCodec, data: Uint8Array, limit: number, location
 
 function inflate(codec: ZlibCodec, data: Uint8Array, limit: number, location: ErrorLocation): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    codec.inflate(data, { maxOutputLength: Math.max(limit, 1) }, (error, result) => {
+    codec.inflate(data, inflateOptions(data, limit), (error, result) => {
       if (error) reject(translate(codec, error, limit, location));
       else resolve(result);
     });
