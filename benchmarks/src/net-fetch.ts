@@ -2,7 +2,7 @@
 // end by Sluice's Connection (frame assembly + response decode, records not walked) and by plain sockets that send the
 // same pre-encoded Fetch requests and only read the bytes.
 import type { Socket } from 'node:net';
-import type { Connection } from '@sluice/net';
+import type { Connection, ReusableFrameBuffers } from '@sluice/net';
 import {
   createTopicsApi,
   defaultCreateTopicsRequest,
@@ -249,8 +249,16 @@ export async function planFetches(connection: Connection, fill: TopicFill, setti
   return plan;
 }
 
-/** One pass with Sluice: each Fetch sent when the previous response is decoded (as a consumer's fetch loop does). */
-export async function sluicePass(connection: Connection, plan: FetchPlan): Promise<number> {
+/**
+ * One pass with Sluice: each Fetch sent when the previous response is decoded (as a consumer's fetch loop does).
+ * With `frameBuffers` (the pool the connection was opened with), each response's frame is released once its records
+ * have been checked: nothing reads the response afterwards.
+ */
+export async function sluicePass(
+  connection: Connection,
+  plan: FetchPlan,
+  frameBuffers: ReusableFrameBuffers | null = null,
+): Promise<number> {
   const start = performance.now();
   for (let index = 0; index < plan.requests.length; index++) {
     const partition = onlyPartition(await connection.send(fetchApi, plan.version, plan.requests[index]!));
@@ -258,6 +266,7 @@ export async function sluicePass(connection: Connection, plan: FetchPlan): Promi
     if (partition.records?.length !== expected) {
       throw new Error(`Sluice fetch ${index}: ${partition.records?.length} record bytes, expected ${expected}`);
     }
+    if (frameBuffers !== null && partition.records) frameBuffers.release(partition.records);
   }
   return (performance.now() - start) / 1000;
 }

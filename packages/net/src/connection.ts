@@ -10,6 +10,7 @@ import {
 } from '@sluice/protocol';
 import { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
 import { FrameAssembler } from './frame-assembler.ts';
+import type { FrameBufferPool } from './frame-buffers.ts';
 import { authenticateSasl, reauthenticationDelayMs, type SaslTransport } from './sasl/authenticate.ts';
 import { normalizeSaslOptions, type SaslOptions } from './sasl/options.ts';
 import { tlsConnectOptions, tlsErrorFrom } from './tls.ts';
@@ -38,6 +39,12 @@ export interface ConnectionOptions {
   readonly requestTimeoutMs?: number;
   /** Largest response frame accepted; a larger size prefix closes the connection before anything is buffered. */
   readonly maxFrameBytes?: number;
+  /**
+   * Where a response frame spread over several socket chunks is copied to (every large Fetch response). Default: a
+   * new buffer per frame. With `ReusableFrameBuffers`, large frames reuse released buffers; the caller must release a
+   * response's frame only when nothing reads the response or any view of it (records are views into the frame).
+   */
+  readonly frameBuffers?: FrameBufferPool | null;
   /** Sent in ApiVersions v3+ (KIP-511). */
   readonly clientSoftwareName?: string;
   readonly clientSoftwareVersion?: string;
@@ -108,6 +115,7 @@ export class Connection {
     const assembler = new FrameAssembler({
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       onFrame: (frame) => this.#onFrame(frame),
+      frameBuffers: options.frameBuffers ?? null,
     });
     socket.on('data', (chunk: Buffer) => {
       try {

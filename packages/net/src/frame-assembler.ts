@@ -3,9 +3,12 @@
  *
  * Copies as little as possible: a frame that lies whole inside one chunk is handed out as a view of that chunk;
  * a frame spread over several chunks is copied once, into a buffer of exactly its size allocated when its size
- * prefix arrives (no list of chunks, no repeated concatenation). A size prefix above `maxFrameBytes` is refused
- * before anything is buffered for it.
+ * prefix arrives (no list of chunks, no repeated concatenation). With a `frameBuffers` pool, that buffer comes from
+ * the pool (see frame-buffers.ts: reused large buffers, released by the caller) and the frame is a view of its first
+ * `size` bytes. A size prefix above `maxFrameBytes` is refused before anything is buffered for it.
  */
+
+import type { FrameBufferPool } from './frame-buffers.ts';
 
 /** Smallest frame a response can be: its correlation id. */
 const MIN_FRAME_BYTES = 4;
@@ -31,6 +34,7 @@ export class FrameSizeError extends Error {
 export class FrameAssembler {
   readonly #maxFrameBytes: number;
   readonly #onFrame: (frame: Buffer) => void;
+  readonly #frameBuffers: FrameBufferPool | null;
   /** Size prefix bytes gathered so far when a prefix is split across chunks. */
   readonly #prefix = Buffer.alloc(4);
   #prefixBytes = 0;
@@ -38,9 +42,18 @@ export class FrameAssembler {
   #partial: Buffer | null = null;
   #partialBytes = 0;
 
-  constructor(options: { maxFrameBytes: number; onFrame: (frame: Buffer) => void }) {
+  /**
+   * `frameBuffers`: where a frame spread over several chunks is copied to; without it, a new buffer of the frame's
+   * exact size (`Buffer.allocUnsafeSlow`).
+   */
+  constructor(options: {
+    maxFrameBytes: number;
+    onFrame: (frame: Buffer) => void;
+    frameBuffers?: FrameBufferPool | null;
+  }) {
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#onFrame = options.onFrame;
+    this.#frameBuffers = options.frameBuffers ?? null;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -86,9 +99,17 @@ export class FrameAssembler {
         position += size;
         this.#onFrame(frame);
       } else {
-        this.#partial = Buffer.allocUnsafeSlow(size);
+        this.#partial = this.#frameBuffers === null ? Buffer.allocUnsafeSlow(size) : this.#acquire(size);
         this.#partialBytes = 0;
       }
     }
+  }
+
+  #acquire(size: number): Buffer {
+    const buffer = (this.#frameBuffers as FrameBufferPool).acquire(size);
+    if (buffer.length < size) {
+      throw new RangeError(`the frame buffer pool gave ${buffer.length} bytes for a ${size}-byte frame`);
+    }
+    return buffer.length === size ? buffer : buffer.subarray(0, size);
   }
 }

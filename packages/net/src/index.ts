@@ -6,6 +6,7 @@ export { ClusterMetadata, type ClusterMetadataOptions, MetadataTimeoutError } fr
 export { Connection, type ConnectionOptions, type SendOptions, type VersionRange } from './connection.ts';
 export { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
 export { FrameAssembler, FrameSizeError } from './frame-assembler.ts';
+export { type FrameBufferPool, ReusableFrameBuffers, type ReusableFrameBuffersOptions } from './frame-buffers.ts';
 export { KafkaError, kafkaErrorDefinition, throwIfKafkaError } from './kafka-error.ts';
 export { ErrorCode, KAFKA_ERROR_DEFINITIONS, type KafkaErrorDefinition } from './kafka-errors.generated.ts';
 export {
