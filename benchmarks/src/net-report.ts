@@ -1,29 +1,5 @@
-// Figures and tables of `pnpm bench:net` (kept apart from report.ts, which belongs to the decode benchmark).
-import os from 'node:os';
-
-export interface MachineInfo {
-  readonly cpu: string;
-  readonly cores: number;
-  readonly memoryGiB: number;
-  readonly platform: string;
-  readonly node: string;
-  readonly v8: string;
-  /** 1, 5 and 15 minute load averages: the machine may be shared. */
-  readonly loadAverage: readonly number[];
-}
-
-export function machineInfo(): MachineInfo {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    v8: process.versions.v8,
-    loadAverage: os.loadavg().map((load) => Math.round(load * 100) / 100),
-  };
-}
+// Figures and tables of `pnpm bench:net`; the machine description and ratio format are shared with bench:decode.
+export { formatRatio, type MachineInfo, machineInfo } from './report.ts';
 
 /** Linear interpolation between the two nearest ranks of an ascending array. */
 export function quantile(sorted: ArrayLike<number>, fraction: number): number {
@@ -80,10 +56,6 @@ export function formatCount(value: number): string {
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
   if (value >= 1e4) return `${(value / 1e3).toFixed(1)} k`;
   return value.toFixed(0);
-}
-
-export function formatRatio(ratio: number | null): string {
-  return ratio === null || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
 }
 
 /** A Markdown table that also reads well in a terminal; the first column left-aligned, the others right-aligned. */

@@ -120,7 +120,7 @@ function formatRate(cell: Cell | undefined): string {
 }
 
 export function formatRatio(ratio: number | null): string {
-  return ratio === null ? '-' : `${ratio.toFixed(2)}x`;
+  return ratio === null || !Number.isFinite(ratio) ? '-' : `${ratio.toFixed(2)}x`;
 }
 
 export interface Column {
