@@ -1,4 +1,4 @@
-import { addDelta, addDeltaAsNumber, type KafkaRecord } from './kafka-record.ts';
+import type { KafkaRecord } from './kafka-record.ts';
 import type { RecordBatch } from './record-batch.ts';
 import type { RecordCursor } from './record-cursor.ts';
 import { decodeRecordHeaders, type RecordHeader } from './record-headers.ts';
@@ -38,20 +38,16 @@ export class BatchRecord implements KafkaRecord {
   }
 
   get offset(): bigint {
-    return this.batch.baseOffset + BigInt(this.offsetDelta);
+    return this.batch.recordOffset(this.offsetDelta);
   }
 
   /** With log-append time, every record carries the batch's maxTimestamp (the broker's append time). */
   get timestamp(): bigint {
-    const batch = this.batch;
-    if (batch.timestampType === 'log-append-time') return batch.maxTimestamp;
-    return addDelta(batch.baseTimestamp, this.timestampDelta);
+    return this.batch.recordTimestamp(this.timestampDelta);
   }
 
   get timestampMillis(): number {
-    const batch = this.batch;
-    if (batch.timestampType === 'log-append-time') return Number(batch.maxTimestamp);
-    return addDeltaAsNumber(batch.baseTimestamp, Number(batch.baseTimestamp), this.timestampDelta);
+    return this.batch.recordTimestampMillis(this.timestampDelta);
   }
 
   get key(): Uint8Array | null {

@@ -10,6 +10,7 @@ import { ProtocolError } from '../errors.ts';
 import type { BatchRecord } from './batch-record.ts';
 import { readInt16, readInt32, readInt64, readUint32 } from './bytes.ts';
 import { crc32c } from './checksums.ts';
+import { addDelta, addDeltaAsNumber } from './kafka-record.ts';
 import { RecordCursor } from './record-cursor.ts';
 
 /** Bytes before the records of a v2 batch: baseOffset through recordsCount. */
@@ -83,6 +84,8 @@ export class RecordBatch implements RecordBatchHeader {
   readonly byteOffset: number;
   readonly #header: RecordBatchHeader;
   readonly #records: RecordsSection;
+  /** `baseTimestamp` as a number, once per batch, for `recordTimestampMillis`. */
+  readonly #baseTimestampNumber: number;
 
   constructor(header: RecordBatchHeader, records: RecordsSection) {
     this.#header = header;
@@ -108,6 +111,24 @@ export class RecordBatch implements RecordBatchHeader {
     this.isControl = (header.attributes & controlBit) !== 0;
     this.hasDeleteHorizonMs = (header.attributes & deleteHorizonBit) !== 0;
     this.byteOffset = records.byteOffset;
+    this.#baseTimestampNumber = Number(header.baseTimestamp);
+  }
+
+  /** The offset of the record `offsetDelta` past the base. */
+  recordOffset(offsetDelta: number): bigint {
+    return this.baseOffset + BigInt(offsetDelta);
+  }
+
+  /** A record's timestamp: with log-append time every record carries the batch's maxTimestamp (the append time). */
+  recordTimestamp(timestampDelta: number | bigint): bigint {
+    if (this.timestampType === 'log-append-time') return this.maxTimestamp;
+    return addDelta(this.baseTimestamp, timestampDelta);
+  }
+
+  /** `recordTimestamp` as a number of milliseconds: exact for every safe-integer timestamp. */
+  recordTimestampMillis(timestampDelta: number | bigint): number {
+    if (this.timestampType === 'log-append-time') return Number(this.maxTimestamp);
+    return addDeltaAsNumber(this.baseTimestamp, this.#baseTimestampNumber, timestampDelta);
   }
 
   /** Size of the whole batch on the wire. */

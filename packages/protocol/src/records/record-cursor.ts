@@ -1,6 +1,5 @@
 import { ProtocolError } from '../errors.ts';
 import { BatchRecord } from './batch-record.ts';
-import { addDelta, addDeltaAsNumber } from './kafka-record.ts';
 import type { RecordBatch } from './record-batch.ts';
 import { decodeRecordHeaders, type RecordHeader } from './record-headers.ts';
 import { VarintReader } from './varint-reader.ts';
@@ -33,7 +32,6 @@ export class RecordCursor {
   recordEnd = 0;
   readonly #reader: VarintReader;
   readonly #end: number;
-  readonly #baseTimestampNumber: number;
   #remaining: number;
 
   constructor(batch: RecordBatch, data: Uint8Array, start: number, end: number) {
@@ -42,7 +40,6 @@ export class RecordCursor {
     this.#reader = new VarintReader(data, start, end);
     this.#end = end;
     this.#remaining = batch.recordsCount;
-    this.#baseTimestampNumber = Number(batch.baseTimestamp);
   }
 
   /** Moves to the next record; false after the last one. Throws ProtocolError for malformed records. */
@@ -82,20 +79,16 @@ export class RecordCursor {
   }
 
   get offset(): bigint {
-    return this.batch.baseOffset + BigInt(this.offsetDelta);
+    return this.batch.recordOffset(this.offsetDelta);
   }
 
   /** With log-append time, every record carries the batch's maxTimestamp (the broker's append time). */
   get timestamp(): bigint {
-    const batch = this.batch;
-    if (batch.timestampType === 'log-append-time') return batch.maxTimestamp;
-    return addDelta(batch.baseTimestamp, this.timestampDelta);
+    return this.batch.recordTimestamp(this.timestampDelta);
   }
 
   get timestampMillis(): number {
-    const batch = this.batch;
-    if (batch.timestampType === 'log-append-time') return Number(batch.maxTimestamp);
-    return addDeltaAsNumber(batch.baseTimestamp, this.#baseTimestampNumber, this.timestampDelta);
+    return this.batch.recordTimestampMillis(this.timestampDelta);
   }
 
   get key(): Uint8Array | null {
