@@ -1,4 +1,4 @@
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp, type OnReadOpts, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import {
   type ApiDescriptor,
@@ -106,24 +106,23 @@ export class Connection {
    */
   #held: Array<() => void> | null = null;
 
-  private constructor(socket: Socket, options: ConnectionOptions, broker: string, sasl: SaslOptions | null) {
+  private constructor(
+    socket: Socket,
+    options: ConnectionOptions,
+    broker: string,
+    sasl: SaslOptions | null,
+    input: FrameInput,
+  ) {
     this.broker = broker;
     this.#sasl = sasl;
     this.#socket = socket;
     this.#clientId = options.clientId ?? null;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    const assembler = new FrameAssembler({
-      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-      onFrame: (frame) => this.#onFrame(frame),
-      frameBuffers: options.frameBuffers ?? null,
-    });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        assembler.push(chunk);
-      } catch (error) {
-        this.#destroy(new BrokerProtocolError((error as Error).message, { broker, cause: error }));
-      }
-    });
+    input.attach(
+      (frame) => this.#onFrame(frame),
+      (error) => this.#destroy(new BrokerProtocolError(error.message, { broker, cause: error })),
+    );
+    if (!input.direct) socket.on('data', (chunk: Buffer) => input.push(chunk));
     socket.on('error', (error) =>
       this.#destroy(
         // A broker demanding a client certificate refuses it with a TLS alert after the handshake (TLS 1.3).
@@ -145,6 +144,14 @@ export class Connection {
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
     // Checked before connecting, so a missing password is a TypeError and not a refused authentication.
     const sasl = options.sasl ? normalizeSaslOptions(options.sasl) : null;
+    const input = new FrameInput(
+      new FrameAssembler({
+        maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+        onFrame: (frame) => input.frame(frame),
+        frameBuffers: options.frameBuffers ?? null,
+      }),
+      !options.tls,
+    );
     const socket = await new Promise<Socket>((resolve, reject) => {
       let settled = false;
       const fail = (error: Error) => {
@@ -173,9 +180,13 @@ export class Connection {
         );
       };
       const tls = options.tls;
+      // Plain TCP reads straight into frame buffers (`onread`); TLS sockets hand out decrypted chunks.
       const socket: Socket = tls
         ? connectTls(tlsConnectOptions(tls, options.host, options.port), onConnect)
-        : connectTcp({ host: options.host, port: options.port, noDelay: true, keepAlive: true }, onConnect);
+        : connectTcp(
+            { host: options.host, port: options.port, noDelay: true, keepAlive: true, onread: input.onread() },
+            onConnect,
+          );
       if (tls) socket.setNoDelay(true);
       const timer = setTimeout(
         () => fail(new NetworkError(`connection set-up took longer than ${timeoutMs} ms`, { broker })),
@@ -183,7 +194,7 @@ export class Connection {
       );
       socket.once('error', onError);
     });
-    const connection = new Connection(socket, options, broker, sasl);
+    const connection = new Connection(socket, options, broker, sasl, input);
     try {
       await connection.#negotiate(options);
       if (sasl) await connection.#authenticate(sasl);
@@ -429,6 +440,71 @@ export class Connection {
     this.#held = null;
     for (const start of held) start();
     for (const listener of this.#closeListeners.splice(0)) listener(error);
+  }
+}
+
+/**
+ * Feeds a socket's bytes to the FrameAssembler: by direct reads (`onread`, plain TCP) or by 'data' chunks (TLS), and
+ * passes frames and framing errors on to the Connection once it exists. No frame can come before: Kafka sends
+ * nothing unrequested, so bytes before the first request are a protocol error.
+ */
+class FrameInput {
+  readonly #assembler: FrameAssembler;
+  readonly direct: boolean;
+  #onFrame: ((frame: Buffer) => void) | null = null;
+  #onError: ((error: Error) => void) | null = null;
+  #failed = false;
+  /** A framing error from before the Connection existed, reported when it attaches. */
+  #early: Error | null = null;
+
+  constructor(assembler: FrameAssembler, direct: boolean) {
+    this.#assembler = assembler;
+    this.direct = direct;
+  }
+
+  attach(onFrame: (frame: Buffer) => void, onError: (error: Error) => void): void {
+    this.#onFrame = onFrame;
+    this.#onError = onError;
+    if (this.#early !== null) onError(this.#early);
+  }
+
+  /** The `onread` option for net.connect: reads go where the assembler wants them. */
+  onread(): OnReadOpts | undefined {
+    if (!this.direct) return undefined;
+    return {
+      buffer: () => this.#assembler.readTarget(),
+      callback: (bytesRead: number) => {
+        if (this.#failed) return false;
+        try {
+          this.#assembler.commitRead(bytesRead);
+        } catch (error) {
+          this.#fail(error as Error);
+          return false;
+        }
+        return true;
+      },
+    };
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#failed) return;
+    try {
+      this.#assembler.push(chunk);
+    } catch (error) {
+      this.#fail(error as Error);
+    }
+  }
+
+  frame(frame: Buffer): void {
+    // Thrown inside the assembler, so it becomes this input's framing error.
+    if (this.#onFrame === null) throw new Error('the broker sent a response before any request');
+    this.#onFrame(frame);
+  }
+
+  #fail(error: Error): void {
+    this.#failed = true;
+    if (this.#onError) this.#onError(error);
+    else this.#early = error;
   }
 }
 

@@ -1,17 +1,34 @@
 /**
  * Cuts a TCP byte stream into Kafka response frames (int32 size, then that many bytes).
  *
- * Copies as little as possible: a frame that lies whole inside one chunk is handed out as a view of that chunk;
- * a frame spread over several chunks is copied once, into a buffer of exactly its size allocated when its size
- * prefix arrives (no list of chunks, no repeated concatenation). With a `frameBuffers` pool, that buffer comes from
- * the pool (see frame-buffers.ts: reused large buffers, released by the caller) and the frame is a view of its first
- * `size` bytes. A size prefix above `maxFrameBytes` is refused before anything is buffered for it.
+ * Two ways in:
+ * - `push(chunk)`, for chunks the socket allocated ('data' events; TLS sockets). A frame that lies whole inside one
+ *   chunk is handed out as a view of that chunk; a frame spread over several chunks is copied once, into a buffer of
+ *   exactly its size allocated when its size prefix arrives (no list of chunks, no repeated concatenation).
+ * - Direct reads (`readTarget()` + `commitRead()`, for net.Socket's `onread`): the kernel writes the body of a large
+ *   frame straight into the frame's own buffer, so its bytes are never copied. Between large frames, reads land in a
+ *   64 KiB scratch buffer that is consumed front to back and never rewritten, so small frames are views of it, read
+ *   many per system call.
+ *
+ * With a `frameBuffers` pool, a frame's buffer comes from the pool (see frame-buffers.ts: reused large buffers,
+ * released by the caller) and the frame is a view of its first `size` bytes. A size prefix above `maxFrameBytes` is
+ * refused before anything is buffered for it.
  */
 
 import type { FrameBufferPool } from './frame-buffers.ts';
 
 /** Smallest frame a response can be: its correlation id. */
 const MIN_FRAME_BYTES = 4;
+
+/** Size of a direct-read scratch buffer. */
+const SCRATCH_BYTES = 64 * 1024;
+/** A scratch buffer with less room than this left is replaced by a new one (the old one lives on in its frames). */
+const SCRATCH_MIN_FREE = 8 * 1024;
+/**
+ * A frame with at least this much still to come is read straight into its buffer; a smaller rest is read into the
+ * scratch buffer with whatever follows it and copied (saves a system call per small frame when frames queue up).
+ */
+const DIRECT_READ_MIN_BYTES = 16 * 1024;
 
 /** A response frame whose size prefix is negative, too small to hold a header, or over the configured limit. */
 export class FrameSizeError extends Error {
@@ -41,6 +58,10 @@ export class FrameAssembler {
   /** The frame being filled across chunks, and how much of it is filled. */
   #partial: Buffer | null = null;
   #partialBytes = 0;
+  /** Direct reads: the scratch buffer, how much of it is consumed, and whether the last target was the frame. */
+  #scratch: Buffer | null = null;
+  #scratchUsed = 0;
+  #targetIsFrame = false;
 
   /**
    * `frameBuffers`: where a frame spread over several chunks is copied to; without it, a new buffer of the frame's
@@ -103,6 +124,48 @@ export class FrameAssembler {
         this.#partialBytes = 0;
       }
     }
+  }
+
+  /**
+   * Direct reads: the buffer the next read should fill (the rest of a large frame, or free scratch space). Call
+   * `commitRead` after each read into it, before asking for the next target.
+   */
+  readTarget(): Buffer {
+    const partial = this.#partial;
+    if (partial !== null && partial.length - this.#partialBytes >= DIRECT_READ_MIN_BYTES) {
+      this.#targetIsFrame = true;
+      return partial.subarray(this.#partialBytes);
+    }
+    this.#targetIsFrame = false;
+    let scratch = this.#scratch;
+    if (scratch === null || scratch.length - this.#scratchUsed < SCRATCH_MIN_FREE) {
+      scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+      this.#scratch = scratch;
+      this.#scratchUsed = 0;
+    }
+    return scratch.subarray(this.#scratchUsed);
+  }
+
+  /**
+   * Direct reads: `bytesRead` bytes have been written to the start of the last `readTarget()`. Emits every frame
+   * they complete. Throws FrameSizeError on a bad size prefix.
+   */
+  commitRead(bytesRead: number): void {
+    if (this.#targetIsFrame) {
+      const partial = this.#partial as Buffer;
+      this.#partialBytes += bytesRead;
+      if (this.#partialBytes === partial.length) {
+        this.#partial = null;
+        this.#partialBytes = 0;
+        this.#onFrame(partial);
+      }
+      return;
+    }
+    const scratch = this.#scratch as Buffer;
+    const start = this.#scratchUsed;
+    // Consumed for good before the frames are handed out: views of this range stay valid.
+    this.#scratchUsed = start + bytesRead;
+    this.push(scratch.subarray(start, start + bytesRead));
   }
 
   #acquire(size: number): Buffer {

@@ -3,6 +3,7 @@
  * silence. Each gives a clear error, the socket is closed, and nothing is buffered past the frame limit.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
 import { defaultMetadataRequest, metadataApi } from '@sluice/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../src/connection.ts';
@@ -121,5 +122,33 @@ describe('Connection against a hostile server', () => {
     expect(failure instanceof BrokerProtocolError || (failure as Error).name === 'ProtocolError').toBe(true);
     expect(grown).toBeLessThan(3 * limit);
     connection.close();
+  });
+
+  it('fails set-up with a clear error when the server talks first, whatever the timing', async () => {
+    const cases: Array<[Buffer, RegExp]> = [
+      [Buffer.concat([int32(512 * 1024 * 1024), randomBytes(100)]), /over the 1048576-byte limit/],
+      [Buffer.concat([int32(8), int32(999), int32(0)]), /correlation id 999|before any request/],
+    ];
+    for (const [bytes, message] of cases) {
+      const server: Server = createServer((socket) => {
+        socket.on('error', () => {});
+        // Flowing, so the server side sees the client's close (server.close() waits for it).
+        socket.resume();
+        socket.write(bytes);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as { port: number }).port;
+      try {
+        const opened = Connection.open({ host: '127.0.0.1', port, maxFrameBytes: 1024 * 1024, requestTimeoutMs: 2000 });
+        const error = await opened.then(
+          () => null,
+          (reason: unknown) => reason,
+        );
+        expect(error).toBeInstanceOf(BrokerProtocolError);
+        expect((error as Error).message).toMatch(message);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
   });
 });

@@ -160,3 +160,104 @@ describe('FrameAssembler with frame buffers', () => {
     expect(() => assembler.push(frame(Buffer.alloc(100)).subarray(0, 50))).toThrow(RangeError);
   });
 });
+
+/**
+ * Plays the kernel for direct reads: each read copies into the assembler's target as many bytes as the target
+ * holds, the stream has left and the next cut allows.
+ */
+function readDirectly(assembler: FrameAssembler, stream: Buffer, cuts: readonly number[]): Buffer[] {
+  const targets: Buffer[] = [];
+  let position = 0;
+  let cut = 0;
+  while (position < stream.length) {
+    const target = assembler.readTarget();
+    targets.push(target);
+    const bytes = Math.min(target.length, stream.length - position, cuts[cut++ % cuts.length]!);
+    stream.copy(target, 0, position, position + bytes);
+    position += bytes;
+    assembler.commitRead(bytes);
+  }
+  return targets;
+}
+
+describe('FrameAssembler with direct reads', () => {
+  it('yields the same frames however the reads are cut, large and small frames mixed', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ minLength: 4, maxLength: 300 }),
+            fc.integer({ min: 16_000, max: 200_000 }).map((size) => {
+              const body = new Uint8Array(size);
+              for (let index = 0; index < size; index += 997) body[index] = (index / 997) & 0xff;
+              return body;
+            }),
+          ),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 20 }),
+        (bodies, cuts) => {
+          const stream = Buffer.concat(bodies.map((body) => frame(Buffer.from(body))));
+          const { assembler, frames } = collect();
+          readDirectly(assembler, stream, cuts);
+          // Compared after the whole stream: no frame handed out was overwritten by a later read.
+          expect(frames).toHaveLength(bodies.length);
+          for (let index = 0; index < bodies.length; index++) {
+            expect(frames[index]!.equals(bodies[index]!), `frame ${index}`).toBe(true);
+          }
+          expect(assembler.bufferedBytes).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reads the body of a large frame straight into the frame buffer (no copy)', () => {
+    const body = Buffer.alloc(1_000_000, 5);
+    const { assembler, frames } = collect(2_000_000);
+    const targets = readDirectly(assembler, frame(body), [64 * 1024]);
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.equals(body)).toBe(true);
+    expect(frames[0]!.buffer.byteLength).toBe(1_000_000);
+    // The first read fills scratch (prefix and the start of the body, copied once); every later one the frame.
+    const intoFrame = targets.filter((target) => target.buffer === frames[0]!.buffer);
+    expect(intoFrame.length).toBe(targets.length - 1);
+    expect(intoFrame.reduce((sum, target) => sum + Math.min(target.length, 64 * 1024), 0)).toBeGreaterThan(900_000);
+  });
+
+  it('hands out small frames as views of the scratch buffer, many per read, never overwritten', () => {
+    const bodies = Array.from({ length: 2000 }, (_, index) => Buffer.from(`response-${index}`));
+    const { assembler, frames } = collect();
+    const targets = readDirectly(assembler, Buffer.concat(bodies.map(frame)), [64 * 1024]);
+    expect(targets.length).toBeLessThan(5);
+    expect(frames.map((value) => value.toString())).toEqual(bodies.map((value) => value.toString()));
+    expect(frames[0]!.buffer).toBe(targets[0]!.buffer);
+  });
+
+  it('refuses a size over the limit before buffering anything', () => {
+    const { assembler } = collect(1_000_000);
+    const target = assembler.readTarget();
+    target.writeInt32BE(2_000_000, 0);
+    expect(() => assembler.commitRead(4)).toThrow(FrameSizeError);
+    expect(assembler.bufferedBytes).toBe(0);
+  });
+
+  it('takes large frames from the frame buffer pool and reads into them', () => {
+    const pool = new ReusableFrameBuffers({ smallestClassBytes: 64 * 1024 });
+    const { frames } = { frames: [] as Buffer[] };
+    const assembler = new FrameAssembler({
+      maxFrameBytes: 1 << 20,
+      frameBuffers: pool,
+      onFrame: (value) => frames.push(value),
+    });
+    const first = Buffer.alloc(100_000, 1);
+    readDirectly(assembler, frame(first), [30_000]);
+    expect(frames[0]!.equals(first)).toBe(true);
+    const memory = frames[0]!.buffer;
+    expect(pool.release(frames[0]!)).toBe(true);
+    const second = Buffer.alloc(90_000, 2);
+    readDirectly(assembler, frame(second), [30_000]);
+    expect(frames[1]!.buffer).toBe(memory);
+    expect(frames[1]!.equals(second)).toBe(true);
+  });
+});
