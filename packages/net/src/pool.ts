@@ -42,6 +42,12 @@ export interface ConnectionPoolOptions {
   readonly reconnectBackoffMs?: number;
   /** `reconnect.backoff.max.ms`: the wait doubles per consecutive failure up to this. Default 1000. */
   readonly reconnectBackoffMaxMs?: number;
+  /**
+   * `socket.connection.setup.timeout.max.ms`: the set-up timeout (`connection.connectTimeoutMs`, Kafka's
+   * `socket.connection.setup.timeout.ms`, default 10000) doubles per consecutive failed attempt to a broker up to
+   * this (KIP-601). Default 30000.
+   */
+  readonly connectTimeoutMaxMs?: number;
   /** `connections.max.idle.ms`: a connection with nothing in flight for this long is closed. Default 540000. */
   readonly connectionsMaxIdleMs?: number;
   /** For tests: the clock, the jitter source and the dialler. */
@@ -97,6 +103,8 @@ export class ConnectionPool {
     this.#backoff = new ReconnectBackoff({
       initialMs: options.reconnectBackoffMs ?? 50,
       maxMs: options.reconnectBackoffMaxMs ?? 1000,
+      setupTimeoutMs: this.#connectionOptions.connectTimeoutMs ?? 10_000,
+      setupTimeoutMaxMs: options.connectTimeoutMaxMs ?? 30_000,
       ...(options.random ? { random: options.random } : {}),
     });
     // Kafka's selector checks idleness on every poll; a sweep at a fraction of the limit is as good here.
@@ -210,9 +218,10 @@ export class ConnectionPool {
       if (this.#closed) throw new NetworkError('connection pool closed', { broker: entry.options.host });
       let connection: Connection;
       try {
-        connection = await this.#open(entry.options);
+        const connectTimeoutMs = this.#backoff.setupTimeoutMs(entry.brokerKey);
+        connection = await this.#open({ ...entry.options, connectTimeoutMs });
       } catch (error) {
-        this.#backoff.recordFailure(entry.brokerKey, this.#now());
+        this.#backoff.recordFailure(entry.brokerKey, this.#now(), { duringSetup: true });
         throw error;
       }
       if (this.#closed || this.#entries.get(entry.key) !== entry) {

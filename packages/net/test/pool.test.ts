@@ -53,9 +53,53 @@ describe('ReconnectBackoff', () => {
     expect(new ReconnectBackoff({ random: () => 0 }).recordFailure('x', 0)).toBe(40);
     expect(new ReconnectBackoff({ random: () => 1 }).recordFailure('x', 0)).toBe(60);
   });
+  it('lengthens the set-up timeout per failed attempt up to its max, not for lost connections (KIP-601)', () => {
+    const backoff = new ReconnectBackoff({ random: () => 0.5 });
+    const timeouts: number[] = [];
+    for (let failure = 0; failure < 4; failure++) {
+      timeouts.push(backoff.setupTimeoutMs('node:1'));
+      backoff.recordFailure('node:1', 0, { duringSetup: true });
+    }
+    expect(timeouts).toEqual([10_000, 20_000, 30_000, 30_000]);
+    backoff.recordSuccess('node:1');
+    expect(backoff.setupTimeoutMs('node:1')).toBe(10_000);
+    // A connection lost after set-up backs off reconnects, but the next attempt gets the base set-up timeout.
+    backoff.recordFailure('node:1', 0);
+    expect(backoff.setupTimeoutMs('node:1')).toBe(10_000);
+    const custom = new ReconnectBackoff({ setupTimeoutMs: 100, setupTimeoutMaxMs: 50, random: () => 0.5 });
+    custom.recordFailure('x', 0, { duringSetup: true });
+    expect(custom.setupTimeoutMs('x')).toBe(100);
+    // Jitter is 20 % either way.
+    expect(new ReconnectBackoff({ random: () => 0 }).setupTimeoutMs('x')).toBe(8000);
+  });
 });
 
 describe('ConnectionPool', () => {
+  it('gives each attempt to a failing broker a longer set-up timeout, and the base again after a success', async () => {
+    const fake = await broker();
+    const { Connection } = await import('../src/connection.ts');
+    const timeouts: number[] = [];
+    let failuresLeft = 3;
+    const connections = pool({
+      reconnectBackoffMs: 1,
+      reconnectBackoffMaxMs: 2,
+      connection: { clientId: 'pool-test', connectTimeoutMs: 1000 },
+      connectTimeoutMaxMs: 3000,
+      openConnection: (options) => {
+        timeouts.push(options.connectTimeoutMs ?? -1);
+        if (failuresLeft-- > 0) return Promise.reject(new NetworkError('refused', { broker: 'fake' }));
+        return Connection.open(options);
+      },
+    });
+    const target = bootstrap(fake.port);
+    for (let attempt = 0; attempt < 3; attempt++) await expect(connections.get(target)).rejects.toThrow('refused');
+    const connection = await connections.get(target);
+    expect(timeouts).toEqual([1000, 2000, 3000, 3000]);
+    connection.close();
+    await connections.get(target);
+    expect(timeouts.at(-1)).toBe(1000);
+  });
+
   it('connects lazily, once for concurrent callers, with separate fetch and coordination connections', async () => {
     const fake = await broker();
     const opened: ConnectionOptions[] = [];
