@@ -122,7 +122,6 @@ export class Connection {
       (frame) => this.#onFrame(frame),
       (error) => this.#destroy(new BrokerProtocolError(error.message, { broker, cause: error })),
     );
-    if (!input.direct) socket.on('data', (chunk: Buffer) => input.push(chunk));
     socket.on('error', (error) =>
       this.#destroy(
         // A broker demanding a client certificate refuses it with a TLS alert after the handshake (TLS 1.3).
@@ -150,7 +149,6 @@ export class Connection {
         onFrame: (frame) => input.frame(frame),
         frameBuffers: options.frameBuffers ?? null,
       }),
-      !options.tls,
     );
     const socket = await new Promise<Socket>((resolve, reject) => {
       let settled = false;
@@ -180,13 +178,15 @@ export class Connection {
         );
       };
       const tls = options.tls;
-      // Plain TCP reads straight into frame buffers (`onread`); TLS sockets hand out decrypted chunks.
+      // Reads go straight into frame buffers (`onread`); for TLS, OpenSSL decrypts into them.
+      const onread = input.onread();
       const socket: Socket = tls
-        ? connectTls(tlsConnectOptions(tls, options.host, options.port), onConnect)
-        : connectTcp(
-            { host: options.host, port: options.port, noDelay: true, keepAlive: true, onread: input.onread() },
+        ? // tls.connect documents `onread` (as net.Socket's); @types/node does not declare it.
+          connectTls(
+            { ...tlsConnectOptions(tls, options.host, options.port), onread } as TlsConnectionOptions,
             onConnect,
-          );
+          )
+        : connectTcp({ host: options.host, port: options.port, noDelay: true, keepAlive: true, onread }, onConnect);
       if (tls) socket.setNoDelay(true);
       const timer = setTimeout(
         () => fail(new NetworkError(`connection set-up took longer than ${timeoutMs} ms`, { broker })),
@@ -444,22 +444,20 @@ export class Connection {
 }
 
 /**
- * Feeds a socket's bytes to the FrameAssembler: by direct reads (`onread`, plain TCP) or by 'data' chunks (TLS), and
+ * Feeds a socket's bytes to the FrameAssembler by direct reads (net.Socket's `onread`: no 'data' events), and
  * passes frames and framing errors on to the Connection once it exists. No frame can come before: Kafka sends
  * nothing unrequested, so bytes before the first request are a protocol error.
  */
 class FrameInput {
   readonly #assembler: FrameAssembler;
-  readonly direct: boolean;
   #onFrame: ((frame: Buffer) => void) | null = null;
   #onError: ((error: Error) => void) | null = null;
   #failed = false;
   /** A framing error from before the Connection existed, reported when it attaches. */
   #early: Error | null = null;
 
-  constructor(assembler: FrameAssembler, direct: boolean) {
+  constructor(assembler: FrameAssembler) {
     this.#assembler = assembler;
-    this.direct = direct;
   }
 
   attach(onFrame: (frame: Buffer) => void, onError: (error: Error) => void): void {
@@ -469,8 +467,7 @@ class FrameInput {
   }
 
   /** The `onread` option for net.connect: reads go where the assembler wants them. */
-  onread(): OnReadOpts | undefined {
-    if (!this.direct) return undefined;
+  onread(): OnReadOpts {
     return {
       buffer: () => this.#assembler.readTarget(),
       callback: (bytesRead: number) => {
@@ -484,15 +481,6 @@ class FrameInput {
         return true;
       },
     };
-  }
-
-  push(chunk: Buffer): void {
-    if (this.#failed) return;
-    try {
-      this.#assembler.push(chunk);
-    } catch (error) {
-      this.#fail(error as Error);
-    }
   }
 
   frame(frame: Buffer): void {
