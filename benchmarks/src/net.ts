@@ -1,6 +1,6 @@
 // pnpm bench:net [--json] [--quick] [--requests N] [--windows 1,16,256] [--small-api metadata|apiversions]
 //                [--megabytes 300] [--fetch-max-bytes 52428800] [--samples N] [--only small,fetch]
-//                [--sluice-only]
+//                [--sluice-only] [--receive-buffer-bytes N]
 //
 // Measures Sluice's Connection against the local broker beside plain node:net sockets that only read the same
 // bytes (the ceilings), in one process, interleaved:
@@ -57,6 +57,7 @@ const { values: flags } = parseArgs({
     samples: { type: 'string' },
     only: { type: 'string', default: 'small,fetch' },
     'sluice-only': { type: 'boolean', default: false },
+    'receive-buffer-bytes': { type: 'string', default: '-1' },
   },
 });
 
@@ -78,6 +79,8 @@ const settings = {
   } satisfies FetchSettings,
   samples: Number(flags.samples ?? (quick ? 3 : 7)),
   sluiceOnly: flags['sluice-only'],
+  /** Sluice connections' receive.buffer.bytes (-1: the OS default and its automatic tuning; Kafka's default 65536). */
+  receiveBufferBytes: Number(flags['receive-buffer-bytes']),
   exposeGc: (globalThis as { gc?: unknown }).gc !== undefined,
   /** glibc malloc settings change how often freed memory goes back to the system (and faults in again). */
   glibcTunables: process.env.GLIBC_TUNABLES ?? null,
@@ -137,6 +140,7 @@ async function open(address: Address, extra: Partial<ConnectionOptions> = {}): P
     ...address,
     clientId: 'sluice-bench',
     requestTimeoutMs: 120_000,
+    receiveBufferBytes: settings.receiveBufferBytes,
     ...extra,
   });
   connections.push(connection);
@@ -328,6 +332,9 @@ try {
     log(`Node ${machine.node} (V8 ${machine.v8}); load average ${machine.loadAverage.join(' ')} at start`);
     log(`Broker: ${broker}. ${settings.samples} interleaved samples per figure, median (best in brackets).`);
     if (settings.glibcTunables) log(`GLIBC_TUNABLES=${settings.glibcTunables}`);
+    if (settings.receiveBufferBytes !== -1) {
+      log(`Sluice connections: receive.buffer.bytes=${settings.receiveBufferBytes} (plain sockets: the OS default).`);
+    }
     if (small) {
       log('');
       log(

@@ -13,6 +13,12 @@ import { FrameAssembler } from './frame-assembler.ts';
 import type { FrameBufferPool } from './frame-buffers.ts';
 import { authenticateSasl, reauthenticationDelayMs, type SaslTransport } from './sasl/authenticate.ts';
 import { normalizeSaslOptions, type SaslOptions } from './sasl/options.ts';
+import {
+  applySocketBufferSizes,
+  checkSocketBufferBytes,
+  type SocketBufferSizes,
+  socketBufferSizes,
+} from './socket-buffers.ts';
 import { tlsConnectOptions, tlsErrorFrom } from './tls.ts';
 
 /** Kafka's UNSUPPORTED_VERSION error code. */
@@ -33,6 +39,12 @@ export interface ConnectionOptions {
    * lifetime the broker grants runs out (KIP-368). Wrap passwords in `Secret` to keep them out of logs.
    */
   readonly sasl?: SaslOptions | null;
+  /**
+   * `receive.buffer.bytes` / `send.buffer.bytes`: SO_RCVBUF / SO_SNDBUF, set right after connecting. -1 (the
+   * default here) keeps the operating system's default; see socket-buffers.ts for where they cannot be applied.
+   */
+  readonly receiveBufferBytes?: number;
+  readonly sendBufferBytes?: number;
   /** `socket.connection.setup.timeout.ms`: TCP (and TLS) set-up must finish within this. Default 10000. */
   readonly connectTimeoutMs?: number;
   /** `request.timeout.ms`: default time a request waits for its response. Default 30000. */
@@ -143,6 +155,8 @@ export class Connection {
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
     // Checked before connecting, so a missing password is a TypeError and not a refused authentication.
     const sasl = options.sasl ? normalizeSaslOptions(options.sasl) : null;
+    const receiveBufferBytes = checkSocketBufferBytes('receive.buffer.bytes', options.receiveBufferBytes);
+    const sendBufferBytes = checkSocketBufferBytes('send.buffer.bytes', options.sendBufferBytes);
     const input = new FrameInput(
       new FrameAssembler({
         maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -164,6 +178,7 @@ export class Connection {
         settled = true;
         clearTimeout(timer);
         socket.removeListener('error', onError);
+        applySocketBufferSizes(socket, receiveBufferBytes, sendBufferBytes);
         resolve(socket);
       };
       const onError = (error: Error) => {
@@ -280,6 +295,11 @@ export class Connection {
   /** How many KIP-368 re-authentications have completed on this connection. */
   get reauthentications(): number {
     return this.#reauthentications;
+  }
+
+  /** SO_RCVBUF and SO_SNDBUF as the kernel reports them now; null where they cannot be read. */
+  get socketBufferSizes(): SocketBufferSizes | null {
+    return socketBufferSizes(this.#socket);
   }
 
   /** The version ranges the broker reported, by API key. */

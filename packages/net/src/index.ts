@@ -38,4 +38,5 @@ export type {
 } from './sasl/options.ts';
 export { SaslAuthenticationError } from './sasl/sasl-error.ts';
 export { Secret } from './sasl/secret.ts';
+export { SOCKET_BUFFER_UNSUPPORTED_WARNING, type SocketBufferSizes } from './socket-buffers.ts';
 export { TLS_VERIFICATION_DISABLED_WARNING, TlsError } from './tls.ts';

@@ -51,4 +51,31 @@ describe('Connection to a real broker', () => {
       connection.close();
     }
   });
+
+  it.runIf(process.platform === 'linux')(
+    'applies receive.buffer.bytes and send.buffer.bytes on plaintext and TLS sockets, and -1 leaves the OS default',
+    async () => {
+      const tls = kafka.tls ? { tls: { ca: readFileSync(kafka.tls.caFile) } } : {};
+      for (const address of [firstAddress('PLAINTEXT'), ...(kafka.tls ? [{ ...firstAddress('SSL'), ...tls }] : [])]) {
+        const sized = await Connection.open({ ...address, receiveBufferBytes: 100_000, sendBufferBytes: 150_000 });
+        const untouched = await Connection.open({ ...address, receiveBufferBytes: -1, sendBufferBytes: -1 });
+        try {
+          // Linux reports twice the size asked for (it counts its bookkeeping), and caps at net.core.*mem_max.
+          const sizes = sized.socketBufferSizes;
+          expect(sizes).not.toBeNull();
+          expect(sizes!.receiveBufferBytes).toBe(200_000);
+          expect(sizes!.sendBufferBytes).toBe(300_000);
+          const defaults = untouched.socketBufferSizes!;
+          expect(defaults.receiveBufferBytes).not.toBe(200_000);
+          expect(defaults.sendBufferBytes).not.toBe(300_000);
+          // And the connection works with them.
+          const metadata = await sized.request(metadataApi, { ...defaultMetadataRequest(), topics: [] });
+          expect(metadata.brokers.length).toBeGreaterThan(0);
+        } finally {
+          sized.close();
+          untouched.close();
+        }
+      }
+    },
+  );
 });

@@ -36,6 +36,15 @@ const metadata = (connection: Connection, timeoutMs?: number) =>
   );
 
 describe('Connection', () => {
+  it('refuses receive.buffer.bytes and send.buffer.bytes other than -1 or a positive integer, before connecting', async () => {
+    for (const value of [0, -2, 1.5, Number.NaN, 2 ** 31]) {
+      await expect(Connection.open({ host: '127.0.0.1', port: 1, receiveBufferBytes: value })).rejects.toThrow(
+        /receive\.buffer\.bytes must be -1 \(the OS default\) or a positive integer/,
+      );
+      await expect(Connection.open({ host: '127.0.0.1', port: 1, sendBufferBytes: value })).rejects.toThrow(RangeError);
+    }
+  });
+
   it('negotiates versions and picks the highest both sides support', async () => {
     const connection = await open(() => {});
     expect(connection.brokerVersions.get(metadataApi.apiKey)).toEqual({ minVersion: 4, maxVersion: 12 });
