@@ -13,8 +13,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Sluice's oracle: answers JSON-line requests on stdin with JSON lines on stdout, one answer per request, in order,
- * using Kafka's own classes (generated message codecs, MemoryRecords). Exits when stdin reaches end of file, so the
- * JVM never outlives the process that started it. See tools/oracle/README.md for the protocol.
+ * using Kafka's own classes (generated message codecs, MemoryRecords, partition assignors). Exits when stdin reaches
+ * end of file, so the JVM never outlives the process that started it. See tools/oracle/README.md for the protocol.
  */
 public final class SluiceOracle {
   private SluiceOracle() {}
@@ -73,6 +73,8 @@ public final class SluiceOracle {
       case "records-build" -> RecordsOracle.build(request);
       case "records-read" -> RecordsOracle.read(request);
       case "errors" -> KafkaErrors.table();
+      case "assign" -> AssignorOracle.assign(request);
+      case "assignor-user-data" -> AssignorOracle.userData(request);
       default -> throw new IllegalArgumentException("unknown op \"" + op + "\"");
     };
   }

@@ -5,6 +5,8 @@ export type { OracleOptions } from './oracle.ts';
 export { Oracle, startOracle } from './oracle.ts';
 export { OracleError } from './oracle-error.ts';
 export type {
+  AssignorUserDataRequest,
+  AssignRequest,
   BatchReadout,
   BuildRecordsOptions,
   BytesInput,
@@ -18,7 +20,14 @@ export type {
   Int64Output,
   KafkaErrorEntry,
   OracleAnswer,
+  OracleAssignInput,
+  OracleAssignMember,
+  OracleAssignorName,
+  OracleAssignorUserDataInput,
+  OracleAssignTopic,
+  OracleMemberAssignment,
   OracleRequest,
+  OracleTopicPartition,
   PingRequest,
   RandomRequest,
   RandomResult,

@@ -11,7 +11,11 @@ import type {
   Int64Input,
   KafkaErrorEntry,
   OracleAnswer,
+  OracleAssignInput,
+  OracleAssignorUserDataInput,
+  OracleMemberAssignment,
   OracleRequest,
+  OracleTopicPartition,
   RandomResult,
   RecordReadout,
   RecordsReadout,
@@ -149,6 +153,30 @@ export class Oracle {
   async errors(): Promise<KafkaErrorEntry[]> {
     const answer = this.#expect(await this.call({ op: 'errors' }));
     return answer.errors as KafkaErrorEntry[];
+  }
+
+  /**
+   * Runs one of Kafka's own partition assignors (kafka-clients' RangeAssignor, RoundRobinAssignor, StickyAssignor,
+   * CooperativeStickyAssignor) on the given cluster and group: each member's partitions, in Java's order.
+   */
+  async assign(input: OracleAssignInput): Promise<Record<string, OracleMemberAssignment>> {
+    const answer = this.#expect(await this.call({ op: 'assign', ...input }));
+    const byMember = answer.assignments as Record<string, Wire>;
+    return Object.fromEntries(
+      Object.entries(byMember).map(([memberId, wire]): [string, OracleMemberAssignment] => [
+        memberId,
+        { partitions: wire.partitions as OracleTopicPartition[], userData: bytesOrNull(wire.userData) },
+      ]),
+    );
+  }
+
+  /**
+   * The subscription user data a fresh assignor sends after it was given `partitions` in `generationId`
+   * (onAssignment, then subscriptionUserData); null when the assignor sends none.
+   */
+  async assignorUserData(input: OracleAssignorUserDataInput): Promise<Uint8Array | null> {
+    const answer = this.#expect(await this.call({ op: 'assignor-user-data', ...input }));
+    return bytesOrNull(answer.userData);
   }
 
   /** Closes the JVM's stdin, which ends it; kills it if it has not gone within a few seconds. */

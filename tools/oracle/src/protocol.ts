@@ -114,7 +114,74 @@ export interface KafkaErrorEntry {
   readonly exception: string | null;
 }
 
+/** Kafka's client-side partition assignors, by the names their `partition.assignment.strategy` classes answer to. */
+export type OracleAssignorName = 'range' | 'roundrobin' | 'sticky' | 'cooperative-sticky';
+
+export interface OracleTopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** A topic of the cluster the assignor sees. */
+export interface OracleAssignTopic {
+  readonly name: string;
+  readonly partitions: number;
+  /**
+   * Per partition (one entry for each), the racks of its replicas, in order (the first leads). Each distinct rack
+   * becomes one broker; a partition with no racks lives on a broker without a rack.
+   */
+  readonly partitionRacks?: ReadonlyArray<ReadonlyArray<string>>;
+}
+
+/** A group member's subscription (Kafka's ConsumerPartitionAssignor.Subscription). */
+export interface OracleAssignMember {
+  readonly memberId: string;
+  readonly topics: readonly string[];
+  /** Default []. The eager sticky assignor ignores these and reads its user data instead. */
+  readonly ownedPartitions?: readonly OracleTopicPartition[];
+  /** Default -1. */
+  readonly generationId?: number;
+  readonly rackId?: string | null;
+  /** The assignor's subscription user data (see assignorUserData). */
+  readonly userData?: Uint8Array | null;
+}
+
+export interface OracleAssignInput {
+  readonly assignor: OracleAssignorName;
+  readonly topics: ReadonlyArray<OracleAssignTopic>;
+  readonly members: ReadonlyArray<OracleAssignMember>;
+}
+
+/** One member's share, partitions in the order Java's assignor listed them. */
+export interface OracleMemberAssignment {
+  readonly partitions: OracleTopicPartition[];
+  readonly userData: Uint8Array | null;
+}
+
+export interface OracleAssignorUserDataInput {
+  readonly assignor: OracleAssignorName;
+  /** The member's current assignment, given to the assignor's onAssignment. */
+  readonly partitions: readonly OracleTopicPartition[];
+  readonly generationId: number;
+  /** The topics passed to subscriptionUserData. */
+  readonly topics: readonly string[];
+  /** Default "member". */
+  readonly memberId?: string;
+  /** Default "group". */
+  readonly groupId?: string;
+}
+
+export interface AssignRequest extends RequestBase, OracleAssignInput {
+  readonly op: 'assign';
+}
+
+export interface AssignorUserDataRequest extends RequestBase, OracleAssignorUserDataInput {
+  readonly op: 'assignor-user-data';
+}
+
 export type OracleRequest =
+  | AssignRequest
+  | AssignorUserDataRequest
   | ErrorsRequest
   | PingRequest
   | EncodeRequest
