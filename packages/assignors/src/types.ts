@@ -37,6 +37,12 @@ export interface MemberSubscription {
   readonly generationId: number;
   /** The member's `client.rack` (subscription v3+), or null. */
   readonly rackId: string | null;
+  /**
+   * The member's `group.instance.id` (static membership, KIP-345), from JoinGroup's member list; null or omitted
+   * for a dynamic member. Range and round-robin order static members by it, ahead of dynamic ones, so that a
+   * restarted static member gets its partitions back.
+   */
+  readonly groupInstanceId?: string | null;
 }
 
 /** One member's assignment (ConsumerProtocolAssignment). */

@@ -147,7 +147,11 @@ final class AssignorOracle {
         owned == null || owned.isNull() ? new ArrayList<>() : topicPartitions(owned, "ownedPartitions");
     int generationId = OracleJson.intOr(member, "generationId", -1);
     Optional<String> rackId = Optional.ofNullable(OracleJson.textOr(member, "rackId", null));
-    return new Subscription(topics, userData == null ? null : ByteBuffer.wrap(userData), ownedPartitions, generationId, rackId);
+    Subscription subscription =
+        new Subscription(topics, userData == null ? null : ByteBuffer.wrap(userData), ownedPartitions, generationId, rackId);
+    // Set by the consumer's coordinator from JoinGroup's member list, as here.
+    subscription.setGroupInstanceId(Optional.ofNullable(OracleJson.textOr(member, "groupInstanceId", null)));
+    return subscription;
   }
 
   private static JsonNode array(JsonNode request, String name) {

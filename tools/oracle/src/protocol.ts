@@ -142,6 +142,8 @@ export interface OracleAssignMember {
   /** Default -1. */
   readonly generationId?: number;
   readonly rackId?: string | null;
+  /** The member's group.instance.id (static membership), or null. */
+  readonly groupInstanceId?: string | null;
   /** The assignor's subscription user data (see assignorUserData). */
   readonly userData?: Uint8Array | null;
 }
