@@ -1,2 +1,15 @@
-// @sluice/assignors: its code arrives with the issue that builds this package (see DESIGN.md).
-export {};
+// @sluice/assignors: client-side partition assignors, interoperable with Kafka's Java consumers in one group.
+
+export { RangeAssignor } from './range.ts';
+export { RoundRobinAssignor } from './round-robin.ts';
+export {
+  type AssignmentContext,
+  AssignorError,
+  type AssignorMetadata,
+  type AssignorTopic,
+  type MemberAssignment,
+  type MemberSubscription,
+  type PartitionAssignor,
+  type RebalanceProtocol,
+  type TopicPartition,
+} from './types.ts';
