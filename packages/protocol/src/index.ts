@@ -1,6 +1,14 @@
 // @sluice/protocol: Kafka's wire codec.
 export * from './compression/index.ts';
 export {
+  CONSUMER_PROTOCOL_TYPE,
+  decodeConsumerAssignment,
+  decodeConsumerSubscription,
+  encodeConsumerAssignment,
+  encodeConsumerSubscription,
+  type VersionedValue,
+} from './consumer-protocol.ts';
+export {
   decodeMessage,
   decodeRequest,
   decodeResponse,

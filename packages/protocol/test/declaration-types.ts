@@ -38,7 +38,7 @@ export interface FieldShape {
 
 export interface MessageShape {
   readonly name: string;
-  readonly type: 'request' | 'response' | 'header';
+  readonly type: 'request' | 'response' | 'header' | 'data';
   readonly apiKey: number | null;
   readonly validVersions: RangeShape | null;
   readonly flexibleVersions: RangeShape | null;

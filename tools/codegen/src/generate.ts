@@ -57,6 +57,12 @@ export const API_NAMES = [
   'ShareAcknowledge',
 ] as const;
 
+/**
+ * Schemas of type "data" that travel inside other messages: the consumer group protocol's subscription and
+ * assignment (JoinGroup's protocol metadata and SyncGroup's assignment bytes).
+ */
+export const DATA_MESSAGE_NAMES = ['ConsumerProtocolSubscription', 'ConsumerProtocolAssignment'] as const;
+
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const MESSAGES_DIR = 'packages/protocol/src/messages';
 const DECLARATIONS_FILE = 'packages/protocol/test/declarations.generated.ts';
@@ -193,7 +199,8 @@ export function generateFiles(schemas: Map<string, unknown>): GeneratedFile[] {
       structs: responseHeader.structs,
     },
   ];
-  assignTypeNames([...apis.flatMap((api) => [api.request, api.response]), ...headers]);
+  const dataMessages = DATA_MESSAGE_NAMES.map((name) => message(schemas, name));
+  assignTypeNames([...apis.flatMap((api) => [api.request, api.response]), ...headers, ...dataMessages]);
 
   const files: GeneratedFile[] = [];
   const registryImports: string[] = [];
@@ -244,13 +251,23 @@ export function generateFiles(schemas: Map<string, unknown>): GeneratedFile[] {
     ),
   });
   registryExports.push("export * from './header.generated.ts';");
+  files.push({
+    path: `${MESSAGES_DIR}/consumer-protocol.generated.ts`,
+    content: emitCodecFile(
+      dataMessages,
+      dataMessages.map((declaration) => `${declaration.name}.json`),
+      dataMessages.flatMap((declaration) => codecConstant(declaration)).slice(0, -1),
+    ),
+  });
+  registryExports.push("export * from './consumer-protocol.generated.ts';");
   const sortedApis = apis.slice().sort((a, b) => a.request.apiKey! - b.request.apiKey!);
   files.push({
     path: `${MESSAGES_DIR}/index.generated.ts`,
     content: `${[
       header(['every API listed in tools/codegen/src/generate.ts']),
-      "import type { ApiDescriptor } from '../message-codec.ts';",
+      "import type { ApiDescriptor, MessageCodec } from '../message-codec.ts';",
       ...registryImports,
+      `import { ${dataMessages.map((declaration) => pascalToCamel(declaration.name)).join(', ')} } from './consumer-protocol.generated.ts';`,
       '',
       ...registryExports,
       '',
@@ -258,11 +275,16 @@ export function generateFiles(schemas: Map<string, unknown>): GeneratedFile[] {
       'export const allApis: readonly ApiDescriptor<unknown, unknown>[] = [',
       ...sortedApis.map((api) => `  ${pascalToCamel(api.name)}Api,`),
       '];',
+      '',
+      '/** The "data" messages that travel inside other messages (no API key of their own). */',
+      'export const allDataMessages: readonly MessageCodec<unknown>[] = [',
+      ...dataMessages.map((declaration) => `  ${pascalToCamel(declaration.name)} as MessageCodec<unknown>,`),
+      '];',
     ].join('\n')}\n`,
   });
   files.push({
     path: DECLARATIONS_FILE,
-    content: emitDeclarations([...apis.flatMap((api) => [api.request, api.response]), ...headers]),
+    content: emitDeclarations([...apis.flatMap((api) => [api.request, api.response]), ...headers, ...dataMessages]),
   });
   return files;
 }

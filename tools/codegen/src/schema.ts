@@ -66,7 +66,7 @@ export interface StructDeclaration {
 
 export interface MessageDeclaration {
   readonly name: string;
-  readonly type: 'request' | 'response' | 'header';
+  readonly type: 'request' | 'response' | 'header' | 'data';
   readonly apiKey: number | null;
   readonly validVersions: VersionRange;
   readonly flexibleVersions: VersionRange;
@@ -225,7 +225,7 @@ function parseDefault(field: RawField, type: FieldType, nullable: boolean, conte
 export function buildMessage(json: unknown): MessageDeclaration {
   const raw = json as RawMessage;
   if (typeof raw?.name !== 'string' || !Array.isArray(raw.fields)) throw new SchemaError('not a message schema');
-  if (raw.type !== 'request' && raw.type !== 'response' && raw.type !== 'header') {
+  if (raw.type !== 'request' && raw.type !== 'response' && raw.type !== 'header' && raw.type !== 'data') {
     throw new SchemaError(`${raw.name}: unsupported message type ${raw.type}`);
   }
   const structs: StructDeclaration[] = [];

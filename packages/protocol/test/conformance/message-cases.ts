@@ -1,9 +1,11 @@
 // What the message conformance suites iterate over: every message @sluice/protocol declares (the request and
-// response of every API, and the request and response headers) at every version its codec speaks, and how many
+// response of every API, the request and response headers, and the consumer protocol's subscription and
+// assignment) at every version its codec speaks, and how many
 // cases each message x version gets.
-import { allApis, type MessageCodec, requestHeader, responseHeader } from '../../src/index.ts';
+import type { MessageCodec } from '../../src/index.ts';
 import type { MessageShape } from '../declaration-types.ts';
 import { declarations } from '../declarations.generated.ts';
+import { messageCodecs } from '../message-codecs.ts';
 
 export interface MessageUnderTest {
   readonly declaration: MessageShape;
@@ -11,22 +13,11 @@ export interface MessageUnderTest {
   readonly versions: readonly number[];
 }
 
-function codecsByName(): Map<string, MessageCodec<unknown>> {
-  const codecs = new Map<string, MessageCodec<unknown>>();
-  for (const api of allApis) {
-    codecs.set(api.request.name, api.request);
-    codecs.set(api.response.name, api.response);
-  }
-  codecs.set(requestHeader.name, requestHeader as MessageCodec<unknown>);
-  codecs.set(responseHeader.name, responseHeader as MessageCodec<unknown>);
-  return codecs;
-}
-
 /** Every declared message with its codec and the versions the codec speaks (minVersion..maxVersion). */
 export function messagesUnderTest(): MessageUnderTest[] {
-  const codecs = codecsByName();
+  const codecs = messageCodecs();
   return declarations.map((declaration) => {
-    const codec = codecs.get(declaration.name);
+    const codec = codecs.get(declaration.name)?.codec;
     if (codec === undefined) throw new Error(`no codec for the declaration ${declaration.name}`);
     const versions: number[] = [];
     for (let version = codec.minVersion; version <= codec.maxVersion; version++) versions.push(version);

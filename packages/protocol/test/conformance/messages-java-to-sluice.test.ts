@@ -28,9 +28,9 @@ afterAll(async () => {
 });
 
 describe('Java -> Sluice: Sluice decodes the bytes of Kafka 4.4 to its JSON, and re-encodes them exactly', () => {
-  it('covers the request and response of all 33 APIs and both headers', () => {
+  it('covers the request and response of all 33 APIs, both headers and the consumer protocol data', () => {
     expect(allApis).toHaveLength(33);
-    expect(messagesUnderTest()).toHaveLength(2 * 33 + 2);
+    expect(messagesUnderTest()).toHaveLength(2 * 33 + 2 + 2);
   });
 
   for (const { declaration, codec, versions } of messagesUnderTest()) {

@@ -1,34 +1,11 @@
 import fc from 'fast-check';
-import {
-  type ApiDescriptor,
-  allApis,
-  encodeMessage,
-  type MessageCodec,
-  requestHeader,
-  responseHeader,
-  responseHeaderVersion,
-} from '../../src/index.ts';
+import { encodeMessage, type MessageCodec, responseHeader, responseHeaderVersion } from '../../src/index.ts';
 import { NO_TAGGED_FIELDS } from '../../src/primitives/tagged-fields.ts';
 import { declarations } from '../declarations.generated.ts';
 import { messageArbitrary, versionsOf } from '../message-arbitraries.ts';
+import { messageCodecs } from '../message-codecs.ts';
 import type { Seed } from './corpus-types.ts';
 import { messageFieldPositions } from './field-positions.ts';
-
-interface CodecEntry {
-  readonly codec: MessageCodec<unknown>;
-  readonly api: ApiDescriptor<unknown, unknown> | null;
-}
-
-function codecsByName(): Map<string, CodecEntry> {
-  const codecs = new Map<string, CodecEntry>();
-  for (const api of allApis) {
-    codecs.set(api.request.name, { codec: api.request, api: null });
-    codecs.set(api.response.name, { codec: api.response, api });
-  }
-  codecs.set(requestHeader.name, { codec: requestHeader as MessageCodec<unknown>, api: null });
-  codecs.set(responseHeader.name, { codec: responseHeader as MessageCodec<unknown>, api: null });
-  return codecs;
-}
 
 /** Puts a valid records region into every `records` field, so that Fetch and Produce seeds carry real batches. */
 function fillRecords(value: unknown, regions: readonly Uint8Array[], counter: { next: number }): void {
@@ -60,13 +37,13 @@ function concat(first: Uint8Array, second: Uint8Array): Uint8Array {
  * its `records` fields; responses also as whole frames (response header + body) for `decodeResponseFrame`.
  */
 export function messageSeeds(recordRegions: readonly Uint8Array[]): Seed[] {
-  const codecs = codecsByName();
+  const codecs = messageCodecs();
   const seeds: Seed[] = [];
   const counter = { next: 0 };
   for (const declaration of declarations) {
     const entry = codecs.get(declaration.name);
     if (entry === undefined) throw new Error(`no codec for ${declaration.name}`);
-    const { codec, api } = entry;
+    const { codec, responseOf: api } = entry;
     for (const version of versionsOf(declaration)) {
       const values = fc.sample(messageArbitrary(declaration, version), { numRuns: 2, seed: 0x51ce + version });
       values.forEach((value, index) => {
