@@ -1,2 +1,12 @@
-// @sluice/group: its code arrives with the issue that builds this package (see DESIGN.md).
-export {};
+// @sluice/group: consumer group membership (the classic protocol's consumer payloads so far).
+
+export {
+  acceptAssignment,
+  assignAsLeader,
+  decodeGroupSubscriptions,
+  GroupAssignmentError,
+  type GroupSubscriptions,
+  joinGroupProtocols,
+  rebalanceProtocolOf,
+  type SubscriptionState,
+} from './consumer-assignment.ts';
