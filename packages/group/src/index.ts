@@ -1,5 +1,12 @@
-// @sluice/group: consumer group membership (the classic protocol's consumer payloads so far).
+// @sluice/group: consumer group membership.
 
+export {
+  ClassicMembership,
+  type ClassicMembershipOptions,
+  type MembershipEvent,
+  type MembershipRequest,
+  type MembershipState,
+} from './classic-membership.ts';
 export {
   acceptAssignment,
   assignAsLeader,
