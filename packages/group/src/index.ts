@@ -17,3 +17,4 @@ export {
   rebalanceProtocolOf,
   type SubscriptionState,
 } from './consumer-assignment.ts';
+export { assignorMetadata, GroupMember, type GroupMemberOptions, type RebalanceListener } from './group-member.ts';
