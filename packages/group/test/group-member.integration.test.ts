@@ -51,7 +51,7 @@ afterAll(async () => {
 
 function startMember(
   groupId: string,
-  options: { assignors?: PartitionAssignor[]; listener?: RebalanceListener } = {},
+  options: { assignors?: PartitionAssignor[]; listener?: RebalanceListener; groupInstanceId?: string } = {},
 ): GroupMember {
   const pool = new ConnectionPool({ connection: { clientId: 'sluice-group-test' } });
   const metadata = new ClusterMetadata({ bootstrapServers: bootstrap, pool, topics: [topic] });
@@ -66,6 +66,7 @@ function startMember(
     heartbeatIntervalMs: 500,
     rebalanceTimeoutMs: 30_000,
     ...(options.listener ? { listener: options.listener } : {}),
+    ...(options.groupInstanceId ? { groupInstanceId: options.groupInstanceId } : {}),
     onFatal: (error) => {
       throw error;
     },
@@ -168,5 +169,35 @@ describe('GroupMember against a real broker', () => {
     const kept = new Set(partitionsOf(a));
     expect(revoked[0]!.some((partition) => kept.has(partition.partition))).toBe(false);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('gives a static member that restarts within its session its partitions back, without a rebalance', async () => {
+    const groupId = `group-${randomUUID().slice(0, 8)}`;
+    const revokedFromB: TopicPartition[][] = [];
+    const a = startMember(groupId, { groupInstanceId: 'instance-a' });
+    await until(() => a.assignment.length === PARTITIONS, 'the first static member owns every partition');
+    const b = startMember(groupId, {
+      groupInstanceId: 'instance-b',
+      listener: { onPartitionsRevoked: (partitions) => revokedFromB.push([...partitions]) },
+    });
+    await until(() => shared([a, b], [2, 2]), 'two static members share the partitions');
+    const before = partitionsOf(a);
+    const generation = b.membership.generation!.generationId;
+
+    // "a" crashes and comes back with the same group.instance.id before its session times out.
+    a.abandon();
+    const restarted = startMember(groupId, { groupInstanceId: 'instance-a' });
+    await until(() => restarted.assignment.length === 2, 'the restarted member has its partitions');
+    expect(partitionsOf(restarted)).toEqual(before);
+    // The other member saw no rebalance: same generation, nothing revoked.
+    expect(b.membership.generation!.generationId).toBe(generation);
+    expect(revokedFromB).toEqual([]);
+    expect(partitionsOf(b).length).toBe(2);
+
+    // A static member's close sends no LeaveGroup: it stays in the group until its session expires.
+    const restartedId = restarted.membership.memberId;
+    await restarted.close();
+    expect(await groupMembers(b, groupId)).toContain(restartedId);
+    await b.close();
   });
 });
