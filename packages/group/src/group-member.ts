@@ -9,16 +9,14 @@
  * `lost`, revoking first in an EAGER rebalance.
  */
 import type { AssignorMetadata, AssignorTopic, PartitionAssignor, TopicPartition } from '@sluice/assignors';
-import type { ClusterMetadata, ClusterSnapshot, ConnectionPool } from '@sluice/net';
+import { type ClusterMetadata, type ClusterSnapshot, type ConnectionPool, findCoordinator } from '@sluice/net';
 import {
   type ApiDescriptor,
   CONSUMER_PROTOCOL_TYPE,
-  defaultFindCoordinatorRequest,
   defaultHeartbeatRequest,
   defaultJoinGroupRequest,
   defaultLeaveGroupRequest,
   defaultSyncGroupRequest,
-  findCoordinatorApi,
   heartbeatApi,
   joinGroupApi,
   leaveGroupApi,
@@ -346,26 +344,10 @@ export class GroupMember {
   }
 
   async #findCoordinator(groupId: string): Promise<{ nodeId: number } | { errorCode: number }> {
-    const snapshot = this.#options.metadata.snapshot ?? (await this.#options.metadata.ready());
-    const brokers = [...snapshot.brokers.keys()];
-    if (brokers.length === 0) throw new Error('the cluster metadata lists no broker');
-    const target = { nodeId: brokers[Math.floor(Math.random() * brokers.length)]! };
-    const connection = await this.#options.pool.get(target);
-    const version = connection.versionFor(findCoordinatorApi);
-    const response = await connection.send(
-      findCoordinatorApi,
-      version,
-      version >= 4
-        ? { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: [groupId] }
-        : { ...defaultFindCoordinatorRequest(), key: groupId, keyType: 0 },
-      { timeoutMs: this.#options.requestTimeoutMs ?? 30_000 },
-    );
-    const entry =
-      version >= 4
-        ? response.coordinators.find((coordinator) => coordinator.key === groupId)
-        : { nodeId: response.nodeId, errorCode: response.errorCode };
-    if (entry === undefined) return { errorCode: -1 };
-    return entry.errorCode === 0 ? { nodeId: entry.nodeId } : { errorCode: entry.errorCode };
+    return findCoordinator(this.#options.pool, this.#options.metadata, {
+      key: groupId,
+      timeoutMs: this.#options.requestTimeoutMs ?? 30_000,
+    });
   }
 
   /** Sends `build(version)` to the coordinator at the highest version both sides speak. */

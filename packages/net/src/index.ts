@@ -4,6 +4,7 @@ export { ReconnectBackoff, type ReconnectBackoffOptions } from './backoff-state.
 export { BootstrapError, type LookupAll, parseBootstrapServers, resolveBootstrapServers } from './bootstrap.ts';
 export { ClusterMetadata, type ClusterMetadataOptions, MetadataTimeoutError } from './cluster-metadata.ts';
 export { Connection, type ConnectionOptions, type SendOptions, type VersionRange } from './connection.ts';
+export { type CoordinatorResult, findCoordinator } from './coordinator.ts';
 export { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
 export { FrameAssembler, FrameSizeError } from './frame-assembler.ts';
 export { type FrameBufferPool, ReusableFrameBuffers, type ReusableFrameBuffersOptions } from './frame-buffers.ts';
