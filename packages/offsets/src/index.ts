@@ -1,2 +1,12 @@
-// @sluice/offsets: its code arrives with the issue that builds this package (see DESIGN.md).
-export {};
+// @sluice/offsets: committed offsets of a consumer group.
+
+export {
+  CommitFailedError,
+  type CommittedOffset,
+  type GroupGeneration,
+  OffsetCommitter,
+  type OffsetCommitterOptions,
+  type OffsetToCommit,
+  RebalanceInProgressError,
+  type TopicPartition,
+} from './committer.ts';
