@@ -1,2 +1,10 @@
-// @sluice/fetch: its code arrives with the issue that builds this package (see DESIGN.md).
-export {};
+// @sluice/fetch: the fetch pipeline (offset lookups so far).
+
+export {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  type OffsetAndTimestamp,
+  OffsetLookup,
+  type OffsetLookupOptions,
+  type TopicPartition,
+} from './offset-lookup.ts';
