@@ -1,4 +1,6 @@
-// @sluice/fetch: the fetch pipeline (offset lookups so far).
+// @sluice/fetch: the fetch pipeline.
+
+export { Fetcher, type FetcherOptions } from './fetcher.ts';
 
 export {
   EARLIEST_TIMESTAMP,
@@ -8,3 +10,10 @@ export {
   type OffsetLookupOptions,
   type TopicPartition,
 } from './offset-lookup.ts';
+export {
+  type AbortedTransactionRange,
+  type ConsumerRecord,
+  type PartitionRecords,
+  type PartitionRecordsOptions,
+  partitionRecords,
+} from './partition-records.ts';

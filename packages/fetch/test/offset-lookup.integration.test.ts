@@ -1,15 +1,9 @@
 /** Offsets by position and by time against the real broker. */
 import { randomUUID } from 'node:crypto';
-import { ClusterMetadata, ConnectionPool, KafkaError, RetryTimeoutError, throwIfKafkaError } from '@sluice/net';
-import {
-  createTopicsApi,
-  defaultCreateTopicsRequest,
-  defaultProduceRequest,
-  encodeRecordBatchSync,
-  produceApi,
-} from '@sluice/protocol';
+import { ClusterMetadata, ConnectionPool, KafkaError, RetryTimeoutError } from '@sluice/net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OffsetLookup } from '../src/offset-lookup.ts';
+import { createTopic, produce } from './topic-helpers.ts';
 
 const kafka = inject('kafka');
 const topic = `lookup-test-${randomUUID().slice(0, 8)}`;
@@ -18,38 +12,13 @@ const metadata = new ClusterMetadata({ bootstrapServers: kafka.bootstrap.PLAINTE
 const BASE = 1_700_000_000_000n;
 
 beforeAll(async () => {
-  let snapshot = await metadata.ready();
-  const response = await (await pool.get({ nodeId: [...snapshot.brokers.keys()][0]! })).request(createTopicsApi, {
-    ...defaultCreateTopicsRequest(),
-    timeoutMs: 30_000,
-    topics: [{ name: topic, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
-  });
-  throwIfKafkaError(response.topics[0]!.errorCode, { context: `CreateTopics ${topic}` });
-  for (;;) {
-    snapshot = await metadata.refresh();
-    const partitions = snapshot.topics.get(topic)?.partitions ?? [];
-    if (partitions.length === 2 && partitions.every((partition) => partition.leaderId >= 0)) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await createTopic(pool, metadata, topic, 2);
   // Partition 0: ten records, one second apart from BASE (offsets 0-9). Partition 1 stays empty.
-  const leader = snapshot.topics.get(topic)!.partitions[0]!.leaderId;
   const records = Array.from({ length: 10 }, (_, index) => ({
     value: new TextEncoder().encode(`record-${index}`),
     timestamp: BASE + BigInt(index) * 1000n,
   }));
-  const produced = await (await pool.get({ nodeId: leader })).request(produceApi, {
-    ...defaultProduceRequest(),
-    acks: -1,
-    timeoutMs: 30_000,
-    topicData: [
-      {
-        name: topic,
-        topicId: snapshot.topics.get(topic)!.topicId,
-        partitionData: [{ index: 0, records: encodeRecordBatchSync({ records, compression: 'none' }) }],
-      },
-    ],
-  });
-  throwIfKafkaError(produced.responses[0]!.partitionResponses[0]!.errorCode, { context: 'Produce' });
+  await produce(pool, metadata, { topic, partition: 0 }, records);
 });
 
 afterAll(() => {
