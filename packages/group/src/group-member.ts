@@ -36,14 +36,18 @@ import {
   rebalanceProtocolOf,
 } from './consumer-assignment.ts';
 
-/** Kafka's ConsumerRebalanceListener: told, in order, what this member revokes, loses and is assigned. */
+/**
+ * Kafka's ConsumerRebalanceListener: told, in order, what this member revokes, loses and is assigned. A returned
+ * promise is awaited before the rebalance goes on (a consumer commits the offsets of revoked partitions there,
+ * before it rejoins); heartbeats continue meanwhile.
+ */
 export interface RebalanceListener {
   /** Partitions given up in a rebalance (their offsets may still be committed). */
-  onPartitionsRevoked?(partitions: readonly TopicPartition[]): void;
+  onPartitionsRevoked?(partitions: readonly TopicPartition[]): void | Promise<void>;
   /** Partitions that are no longer this member's without a rebalance hand-over (their offsets must not be committed). */
-  onPartitionsLost?(partitions: readonly TopicPartition[]): void;
+  onPartitionsLost?(partitions: readonly TopicPartition[]): void | Promise<void>;
   /** Partitions added by a rebalance (all of them in an EAGER rebalance, only the new ones in a COOPERATIVE one). */
-  onPartitionsAssigned?(partitions: readonly TopicPartition[]): void;
+  onPartitionsAssigned?(partitions: readonly TopicPartition[]): void | Promise<void>;
 }
 
 export interface GroupMemberOptions extends ClassicMembershipOptions {
@@ -60,6 +64,11 @@ export interface GroupMemberOptions extends ClassicMembershipOptions {
   readonly listener?: RebalanceListener;
   /** Called once with the error that ended the membership (a fatal group error). */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Called with what a listener callback threw or rejected with. The rebalance goes on regardless, as in Kafka's
+   * consumer (which rethrows it from poll). Default: ignored.
+   */
+  readonly onListenerError?: (error: Error) => void;
   readonly now?: () => number;
 }
 
@@ -75,6 +84,8 @@ export class GroupMember {
   #stopped = false;
   #leftWaiters: Array<() => void> = [];
   #changeWaiters: Array<() => void> = [];
+  /** Membership events are handled one after another, listener callbacks awaited, in the order they came. */
+  #events: Promise<void> = Promise.resolve();
 
   constructor(options: GroupMemberOptions) {
     this.#options = options;
@@ -115,7 +126,8 @@ export class GroupMember {
    */
   async close(): Promise<void> {
     if (this.#stopped) return;
-    this.#revoke(this.#owned);
+    await this.#events;
+    await this.#revoke(this.#owned);
     const left = new Promise<void>((resolve) => this.#leftWaiters.push(resolve));
     this.membership.leave('the consumer is being closed');
     this.#run();
@@ -140,7 +152,12 @@ export class GroupMember {
     if (this.#stopped) return;
     const now = this.#now();
     for (const request of this.membership.poll(now)) void this.#send(request);
-    this.#handle(this.membership.takeEvents());
+    const events = this.membership.takeEvents();
+    if (events.length > 0) {
+      this.#events = this.#events
+        .then(() => this.#handle(events))
+        .catch((error: unknown) => this.#fatal(error as Error));
+    }
     if (this.#stopped) return;
     if (this.membership.state === 'closed') {
       this.#stop();
@@ -152,44 +169,44 @@ export class GroupMember {
     this.#timer = setTimeout(() => this.#run(), Math.max(0, deadline - this.#now()));
   }
 
-  #handle(events: readonly MembershipEvent[]): void {
-    let again = false;
+  async #handle(events: readonly MembershipEvent[]): Promise<void> {
     for (const event of events) {
+      if (this.#stopped) return;
       switch (event.type) {
         case 'assign-as-leader':
           void this.#assignAsLeader(event);
           break;
         case 'assigned':
-          this.#assigned(event);
-          again = true;
+          await this.#assigned(event);
           break;
         case 'rejoin-needed':
           // EAGER: give everything up before joining; COOPERATIVE: keep consuming, the assignment says what goes.
-          if (this.#protocol === 'EAGER') this.#revoke(this.#owned);
+          if (this.#protocol === 'EAGER') await this.#revoke(this.#owned);
           this.membership.join(this.#now(), event.reason);
-          again = true;
           break;
         case 'lost':
-          this.#lose();
+          await this.#lose();
           if (this.membership.state === 'unjoined') this.membership.join(this.#now(), `rejoining: ${event.reason}`);
-          again = true;
           break;
         case 'fatal':
-          this.#lose();
-          this.#options.onFatal?.(event.error);
-          this.#stop();
+          await this.#fatal(event.error);
           return;
         case 'left':
           for (const resolve of this.#leftWaiters.splice(0)) resolve();
           if (this.membership.state === 'unjoined' && !this.#stopped) {
             this.membership.join(this.#now(), 'rejoining after leaving');
-            again = true;
           }
           break;
       }
     }
     this.#notify();
-    if (again) queueMicrotask(() => this.#run());
+    this.#run();
+  }
+
+  async #fatal(error: Error): Promise<void> {
+    await this.#lose();
+    this.#stop();
+    this.#options.onFatal?.(error);
   }
 
   async #assignAsLeader(event: Extract<MembershipEvent, { type: 'assign-as-leader' }>): Promise<void> {
@@ -219,7 +236,7 @@ export class GroupMember {
     return this.#options.metadata.refresh();
   }
 
-  #assigned(event: Extract<MembershipEvent, { type: 'assigned' }>): void {
+  async #assigned(event: Extract<MembershipEvent, { type: 'assigned' }>): Promise<void> {
     const assignment = acceptAssignment({
       assignors: this.#options.assignors,
       protocolName: event.protocolName,
@@ -231,29 +248,41 @@ export class GroupMember {
     const ownedKeys = new Set(this.#owned.map(keyOf));
     const revoked = this.#owned.filter((partition) => !nextKeys.has(keyOf(partition)));
     const added = next.filter((partition) => !ownedKeys.has(keyOf(partition)));
-    if (revoked.length > 0) this.#revoke(revoked);
+    if (revoked.length > 0) await this.#revoke(revoked);
     this.#owned = [...next];
     this.#ownedGeneration = event.generationId;
-    if (added.length > 0) this.#options.listener?.onPartitionsAssigned?.(added);
+    if (added.length > 0) await this.#tell((listener) => listener.onPartitionsAssigned?.(added));
     // KIP-429: a cooperative member that gave partitions up rejoins, so that they can be assigned to others.
     if (this.#protocol === 'COOPERATIVE' && revoked.length > 0) {
       this.membership.join(this.#now(), 'partitions were revoked in a cooperative rebalance');
     }
   }
 
-  #revoke(partitions: readonly TopicPartition[]): void {
+  async #revoke(partitions: readonly TopicPartition[]): Promise<void> {
     if (partitions.length === 0) return;
+    // The listener sees the partitions still owned (a consumer commits their offsets there); then they go.
+    await this.#tell((listener) => listener.onPartitionsRevoked?.(partitions));
     const gone = new Set(partitions.map(keyOf));
     this.#owned = this.#owned.filter((partition) => !gone.has(keyOf(partition)));
     if (this.#owned.length === 0) this.#ownedGeneration = -1;
-    this.#options.listener?.onPartitionsRevoked?.(partitions);
   }
 
-  #lose(): void {
+  async #lose(): Promise<void> {
     const lost = this.#owned;
     this.#owned = [];
     this.#ownedGeneration = -1;
-    if (lost.length > 0) this.#options.listener?.onPartitionsLost?.(lost);
+    if (lost.length > 0) await this.#tell((listener) => listener.onPartitionsLost?.(lost));
+  }
+
+  /** Calls the listener and waits for it; what it throws goes to `onListenerError`, the rebalance goes on. */
+  async #tell(call: (listener: RebalanceListener) => void | Promise<void>): Promise<void> {
+    const listener = this.#options.listener;
+    if (listener === undefined) return;
+    try {
+      await call(listener);
+    } catch (error) {
+      this.#options.onListenerError?.(error as Error);
+    }
   }
 
   #notify(): void {

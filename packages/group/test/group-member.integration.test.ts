@@ -155,8 +155,8 @@ describe('GroupMember against a real broker', () => {
     const a = startMember(groupId, {
       assignors: [new CooperativeStickyAssignor()],
       listener: {
-        onPartitionsRevoked: (partitions) => revoked.push([...partitions]),
-        onPartitionsLost: (partitions) => lost.push([...partitions]),
+        onPartitionsRevoked: (partitions) => void revoked.push([...partitions]),
+        onPartitionsLost: (partitions) => void lost.push([...partitions]),
       },
     });
     expect(a.protocol).toBe('COOPERATIVE');
@@ -178,7 +178,7 @@ describe('GroupMember against a real broker', () => {
     await until(() => a.assignment.length === PARTITIONS, 'the first static member owns every partition');
     const b = startMember(groupId, {
       groupInstanceId: 'instance-b',
-      listener: { onPartitionsRevoked: (partitions) => revokedFromB.push([...partitions]) },
+      listener: { onPartitionsRevoked: (partitions) => void revokedFromB.push([...partitions]) },
     });
     await until(() => shared([a, b], [2, 2]), 'two static members share the partitions');
     const before = partitionsOf(a);
@@ -199,5 +199,25 @@ describe('GroupMember against a real broker', () => {
     await restarted.close();
     expect(await groupMembers(b, groupId)).toContain(restartedId);
     await b.close();
+  });
+
+  it('waits for an asynchronous onPartitionsRevoked before rejoining (where a consumer commits)', async () => {
+    const groupId = `group-${randomUUID().slice(0, 8)}`;
+    const log: string[] = [];
+    const a = startMember(groupId, {
+      listener: {
+        onPartitionsRevoked: async () => {
+          log.push('a revokes');
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          log.push('a revoked');
+        },
+      },
+    });
+    await until(() => a.assignment.length === PARTITIONS, 'the first member owns every partition');
+    const b = startMember(groupId, { listener: { onPartitionsAssigned: () => void log.push('b assigned') } });
+    await until(() => shared([a, b], [2, 2]), 'two members share the partitions');
+    // The group could not complete the rebalance before "a" had finished revoking and rejoined.
+    expect(log).toEqual(['a revokes', 'a revoked', 'b assigned']);
+    await Promise.all([a.close(), b.close()]);
   });
 });
