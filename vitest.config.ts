@@ -23,7 +23,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.integration.test.ts', 'tools/*/test/**/*.integration.test.ts'],
+          include: [
+            'packages/*/test/**/*.integration.test.ts',
+            'tools/*/test/**/*.integration.test.ts',
+            'examples/test/**/*.integration.test.ts',
+          ],
           // One broker (or cluster) per run, started here; files run one at a time on a 2-core machine.
           globalSetup: ['tools/kafka/src/vitest-setup.ts'],
           fileParallelism: false,
