@@ -2,16 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CooperativeStickyAssignor } from '../src/cooperative-sticky.ts';
 import { StickyAssignor } from '../src/sticky.ts';
-import type { AssignorMetadata, MemberAssignment, MemberSubscription, TopicPartition } from '../src/types.ts';
+import type { MemberAssignment, MemberSubscription, TopicPartition } from '../src/types.ts';
+import { groupArbitrary, hex, key, keys, metadata } from './fixtures.ts';
 import { balanceProblems, countSpread, movedPartitions, validityProblems } from './sticky-check.ts';
-
-const hex = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('hex'));
-const key = ({ topic, partition }: TopicPartition): string => `${topic}-${partition}`;
-const keys = (partitions: readonly TopicPartition[]): string[] => partitions.map(key).sort();
-
-function metadata(topics: Record<string, number>): AssignorMetadata {
-  return { topics: new Map(Object.entries(topics).map(([name, partitions]) => [name, { name, partitions }])) };
-}
 
 /** A cooperative member's subscription: owned partitions and their generation in the subscription (v2+). */
 function member(topics: readonly string[], owned: readonly TopicPartition[] = [], generation = -1): MemberSubscription {
@@ -50,42 +43,6 @@ function handedOverWhileClaimed(
     }
   }
   return problems;
-}
-
-interface Group {
-  readonly metadata: AssignorMetadata;
-  readonly subscriptions: Map<string, MemberSubscription>;
-}
-
-/** Random groups in which members own random partitions (no conflicts) in one generation. */
-function groupArbitrary(sameTopics: boolean): fc.Arbitrary<Group> {
-  return fc
-    .record({
-      partitions: fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 5 }),
-      members: fc.array(fc.array(fc.nat({ max: 5 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 9 }),
-      owners: fc.array(fc.nat({ max: 12 }), { minLength: 150, maxLength: 150 }),
-    })
-    .map(({ partitions, members, owners }) => {
-      const names = partitions.map((_, index) => `t${index}`);
-      const topics = (picks: readonly number[]): string[] => [...new Set(picks.map((pick) => `t${pick}`))];
-      const shared = topics(members[0]!);
-      const owned: TopicPartition[][] = members.map(() => []);
-      let index = 0;
-      names.forEach((topic, topicIndex) => {
-        for (let partition = 0; partition < partitions[topicIndex]!; partition++) {
-          owned[owners[index++ % owners.length]!]?.push({ topic, partition });
-        }
-      });
-      return {
-        metadata: metadata(Object.fromEntries(names.map((name, topicIndex) => [name, partitions[topicIndex]!]))),
-        subscriptions: new Map(
-          members.map((picks, memberIndex) => [
-            `member-${memberIndex}`,
-            member(sameTopics ? shared : topics(picks), owned[memberIndex]!, 7),
-          ]),
-        ),
-      };
-    });
 }
 
 describe('CooperativeStickyAssignor', () => {
@@ -165,7 +122,7 @@ describe('CooperativeStickyAssignor', () => {
     describe(sameTopics ? 'everyone on the same topics' : 'different subscriptions', () => {
       it('never hands over a claimed partition; the follow-up round completes the sticky target', () => {
         fc.assert(
-          fc.property(groupArbitrary(sameTopics), ({ metadata, subscriptions }) => {
+          fc.property(groupArbitrary(sameTopics, member, 7), ({ metadata, subscriptions }) => {
             const first = new CooperativeStickyAssignor().assign(metadata, subscriptions);
             expect(validityProblems(metadata, subscriptions, first, false)).toEqual([]);
             expect(handedOverWhileClaimed(subscriptions, first)).toEqual([]);
@@ -197,7 +154,7 @@ describe('CooperativeStickyAssignor', () => {
 
       it('holds nothing back in an EAGER rebalance (nobody owns anything)', () => {
         fc.assert(
-          fc.property(groupArbitrary(sameTopics), ({ metadata, subscriptions }) => {
+          fc.property(groupArbitrary(sameTopics, member, 7), ({ metadata, subscriptions }) => {
             const eager = new Map([...subscriptions].map(([id, subscription]) => [id, member(subscription.topics)]));
             const result = new CooperativeStickyAssignor().assign(metadata, eager);
             expect(validityProblems(metadata, eager, result, true)).toEqual([]);

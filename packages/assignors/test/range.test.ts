@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RangeAssignor } from '../src/range.ts';
-import {
-  AssignorError,
-  type AssignorMetadata,
-  type AssignorTopic,
-  type MemberAssignment,
-  type MemberSubscription,
-} from '../src/types.ts';
+import { AssignorError, type AssignorMetadata, type AssignorTopic, type MemberSubscription } from '../src/types.ts';
+import { group, labels } from './fixtures.ts';
 
 interface TopicSpec {
   readonly partitions: number;
@@ -26,17 +21,6 @@ function metadata(topics: Record<string, TopicSpec>): AssignorMetadata {
 
 function member(topics: readonly string[], rackId: string | null = null): MemberSubscription {
   return { topics, userData: null, ownedPartitions: [], generationId: -1, rackId };
-}
-
-function group(members: Record<string, MemberSubscription>): Map<string, MemberSubscription> {
-  return new Map(Object.entries(members));
-}
-
-/** Each member's partitions as "topic-partition" strings, in the assignor's order. */
-function labels(result: Map<string, MemberAssignment>): Record<string, string[]> {
-  return Object.fromEntries(
-    [...result].map(([id, assignment]) => [id, assignment.partitions.map((tp) => `${tp.topic}-${tp.partition}`)]),
-  );
 }
 
 const assignor = new RangeAssignor();

@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RoundRobinAssignor } from '../src/round-robin.ts';
-import {
-  AssignorError,
-  type AssignorMetadata,
-  type AssignorTopic,
-  type MemberAssignment,
-  type MemberSubscription,
-} from '../src/types.ts';
+import { AssignorError, type AssignorMetadata, type AssignorTopic, type MemberSubscription } from '../src/types.ts';
+import { group, labels } from './fixtures.ts';
 
 function metadata(partitionsByTopic: Record<string, number>): AssignorMetadata {
   return {
@@ -22,17 +17,6 @@ function metadata(partitionsByTopic: Record<string, number>): AssignorMetadata {
 
 function member(topics: readonly string[], rackId: string | null = null): MemberSubscription {
   return { topics, userData: null, ownedPartitions: [], generationId: -1, rackId };
-}
-
-function group(members: Record<string, MemberSubscription>): Map<string, MemberSubscription> {
-  return new Map(Object.entries(members));
-}
-
-/** Each member's partitions as "topic-partition" strings, in the assignor's order. */
-function labels(result: Map<string, MemberAssignment>): Record<string, string[]> {
-  return Object.fromEntries(
-    [...result].map(([id, assignment]) => [id, assignment.partitions.map((tp) => `${tp.topic}-${tp.partition}`)]),
-  );
 }
 
 const assignor = new RoundRobinAssignor();

@@ -10,15 +10,8 @@ import type {
   MemberSubscription,
   TopicPartition,
 } from '../src/types.ts';
+import { groupArbitrary, hex, key, keys, metadata } from './fixtures.ts';
 import { balanceProblems, countSpread, movedPartitions, validityProblems } from './sticky-check.ts';
-
-const hex = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('hex'));
-const key = ({ topic, partition }: TopicPartition): string => `${topic}-${partition}`;
-const keys = (partitions: readonly TopicPartition[]): string[] => partitions.map(key).sort();
-
-function metadata(topics: Record<string, number>): AssignorMetadata {
-  return { topics: new Map(Object.entries(topics).map(([name, partitions]) => [name, { name, partitions }])) };
-}
 
 /** A sticky member's subscription: its previous assignment in user data. */
 function member(topics: readonly string[], owned: readonly TopicPartition[] = [], generation = 1): MemberSubscription {
@@ -47,42 +40,6 @@ function reportBack(
 
 const ownedOf = (result: ReadonlyMap<string, MemberAssignment>): Map<string, readonly TopicPartition[]> =>
   new Map([...result].map(([memberId, { partitions }]) => [memberId, partitions]));
-
-interface Group {
-  readonly metadata: AssignorMetadata;
-  readonly subscriptions: Map<string, MemberSubscription>;
-}
-
-/** Random groups with random previous owners; `sameTopics` makes every member subscribe to the same topics. */
-function groupArbitrary(sameTopics: boolean): fc.Arbitrary<Group> {
-  return fc
-    .record({
-      partitions: fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 5 }),
-      members: fc.array(fc.array(fc.nat({ max: 5 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 9 }),
-      owners: fc.array(fc.nat({ max: 12 }), { minLength: 150, maxLength: 150 }),
-    })
-    .map(({ partitions, members, owners }) => {
-      const names = partitions.map((_, index) => `t${index}`);
-      const topics = (picks: readonly number[]): string[] => [...new Set(picks.map((pick) => `t${pick}`))];
-      const shared = topics(members[0]!);
-      const owned: TopicPartition[][] = members.map(() => []);
-      let index = 0;
-      names.forEach((topic, topicIndex) => {
-        for (let partition = 0; partition < partitions[topicIndex]!; partition++) {
-          owned[owners[index++ % owners.length]!]?.push({ topic, partition });
-        }
-      });
-      return {
-        metadata: metadata(Object.fromEntries(names.map((name, topicIndex) => [name, partitions[topicIndex]!]))),
-        subscriptions: new Map(
-          members.map((picks, memberIndex) => [
-            `member-${memberIndex}`,
-            member(sameTopics ? shared : topics(picks), owned[memberIndex]!, 3),
-          ]),
-        ),
-      };
-    });
-}
 
 describe('StickyAssignorUserData', () => {
   it('encodes v1 in Kafka’s classic types', () => {
@@ -247,7 +204,7 @@ describe('StickyAssignor', () => {
     describe(sameTopics ? 'everyone on the same topics' : 'different subscriptions', () => {
       it('is valid and balanced', () => {
         fc.assert(
-          fc.property(groupArbitrary(sameTopics), ({ metadata, subscriptions }) => {
+          fc.property(groupArbitrary(sameTopics, member, 3), ({ metadata, subscriptions }) => {
             const result = new StickyAssignor().assign(metadata, subscriptions);
             expect(validityProblems(metadata, subscriptions, result, true)).toEqual([]);
             expect(balanceProblems(subscriptions, result)).toEqual([]);
@@ -259,7 +216,7 @@ describe('StickyAssignor', () => {
 
       it('is deterministic', () => {
         fc.assert(
-          fc.property(groupArbitrary(sameTopics), ({ metadata, subscriptions }) => {
+          fc.property(groupArbitrary(sameTopics, member, 3), ({ metadata, subscriptions }) => {
             const first = new StickyAssignor().assign(metadata, subscriptions);
             const second = new StickyAssignor().assign(metadata, new Map(subscriptions));
             expect(second).toEqual(first);
@@ -270,7 +227,7 @@ describe('StickyAssignor', () => {
 
       it('keeps a balanced assignment as it is', () => {
         fc.assert(
-          fc.property(groupArbitrary(sameTopics), ({ metadata, subscriptions }) => {
+          fc.property(groupArbitrary(sameTopics, member, 3), ({ metadata, subscriptions }) => {
             const first = new StickyAssignor().assign(metadata, subscriptions);
             const again = new StickyAssignor().assign(metadata, reportBack(subscriptions, first, 4));
             for (const [memberId, assignment] of first) {
@@ -283,7 +240,7 @@ describe('StickyAssignor', () => {
 
       it('on a member leaving, the others keep everything they had', () => {
         fc.assert(
-          fc.property(groupArbitrary(sameTopics), ({ metadata, subscriptions }) => {
+          fc.property(groupArbitrary(sameTopics, member, 3), ({ metadata, subscriptions }) => {
             fc.pre(subscriptions.size > 1);
             const first = new StickyAssignor().assign(metadata, subscriptions);
             const next = reportBack(subscriptions, first, 4);
@@ -307,7 +264,7 @@ describe('StickyAssignor', () => {
 
   it('on a member joining, moves only the partitions the newcomer needs', () => {
     fc.assert(
-      fc.property(groupArbitrary(true), ({ metadata, subscriptions }) => {
+      fc.property(groupArbitrary(true, member, 3), ({ metadata, subscriptions }) => {
         const first = new StickyAssignor().assign(metadata, subscriptions);
         const next = reportBack(subscriptions, first, 4);
         const topics = [...subscriptions.values()][0]!.topics;
