@@ -75,6 +75,7 @@ public final class SluiceOracle {
       case "errors" -> KafkaErrors.table();
       case "assign" -> AssignorOracle.assign(request);
       case "assignor-user-data" -> AssignorOracle.userData(request);
+      case "produce-transactions" -> TransactionsOracle.produce(request);
       default -> throw new IllegalArgumentException("unknown op \"" + op + "\"");
     };
   }

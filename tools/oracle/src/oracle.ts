@@ -16,6 +16,7 @@ import type {
   OracleMemberAssignment,
   OracleRequest,
   OracleTopicPartition,
+  OracleTransactionsInput,
   RandomResult,
   RecordReadout,
   RecordsReadout,
@@ -177,6 +178,14 @@ export class Oracle {
   async assignorUserData(input: OracleAssignorUserDataInput): Promise<Uint8Array | null> {
     const answer = this.#expect(await this.call({ op: 'assignor-user-data', ...input }));
     return bytesOrNull(answer.userData);
+  }
+
+  /**
+   * Writes transactions to a broker with Kafka's own transactional producer (KafkaProducer with a transactional.id):
+   * each transaction's values as UTF-8 records to one partition, then committed or aborted, in order.
+   */
+  async produceTransactions(input: OracleTransactionsInput): Promise<void> {
+    this.#expect(await this.call({ op: 'produce-transactions', ...input }));
   }
 
   /** Closes the JVM's stdin, which ends it; kills it if it has not gone within a few seconds. */

@@ -181,7 +181,20 @@ export interface AssignorUserDataRequest extends RequestBase, OracleAssignorUser
   readonly op: 'assignor-user-data';
 }
 
+/** Transactions written by Kafka's own transactional producer: each transaction's values, then commit or abort. */
+export interface OracleTransactionsInput {
+  readonly bootstrap: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly transactions: ReadonlyArray<{ readonly values: readonly string[]; readonly commit: boolean }>;
+}
+
+export interface ProduceTransactionsRequest extends RequestBase, OracleTransactionsInput {
+  readonly op: 'produce-transactions';
+}
+
 export type OracleRequest =
+  | ProduceTransactionsRequest
   | AssignRequest
   | AssignorUserDataRequest
   | ErrorsRequest
