@@ -16,7 +16,7 @@ import { GroupMember, type RebalanceListener } from '@sluice/group';
 import { ClusterMetadata, type ConnectionOptions, ConnectionPool, type SaslOptions } from '@sluice/net';
 import { type CommittedOffset, OffsetCommitter, type OffsetToCommit } from '@sluice/offsets';
 import { type ConsumerConfig, type ConsumerConfigInput, parseConsumerConfig } from './config.ts';
-import type { Deserializer } from './deserializers.ts';
+import { type Deserializer, deserializers } from './deserializers.ts';
 
 /** `wakeup()` was called: the `poll` (or blocking call) it interrupted throws this. */
 export class WakeupError extends Error {
@@ -497,6 +497,10 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
   #deserialize(records: readonly ConsumerRecord[]): Array<ConsumerRecord<Key, Value>> {
     const keyDeserializer = this.config.keyDeserializer as Deserializer<Key>;
     const valueDeserializer = this.config.valueDeserializer as Deserializer<Value>;
+    // The default (bytes for both): the fetched records are already what the application gets.
+    if (keyDeserializer === deserializers.bytes && valueDeserializer === deserializers.bytes) {
+      return records as Array<ConsumerRecord<Key, Value>>;
+    }
     const result: Array<ConsumerRecord<Key, Value>> = [];
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;

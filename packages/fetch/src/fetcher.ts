@@ -4,8 +4,10 @@
  *
  * Invariants:
  * - Two offsets per partition: `position`, the next record the application gets, and the fetch offset, where the
- *   next Fetch starts. A partition is fetched again only when everything buffered for it has been handed out, so
- *   memory stays bounded by the fetch sizes, and a Fetch is built from the state at the time it is sent.
+ *   next Fetch starts. A partition is fetched again while fewer than 1000 of its records wait to be handed out
+ *   (one Fetch per partition in flight), so the next response arrives while the application works through the
+ *   last one, and memory stays bounded by about two responses per partition. A Fetch is built from the state at
+ *   the time it is sent.
  * - `seek` (or a reassignment) drops what is buffered for the partition, and a response to a Fetch sent before it
  *   is ignored for that partition (each partition carries a seek generation that the request remembers).
  * - Errors that fresh metadata can fix (the leader moved, epochs, unknown topic id ...) ask for a metadata update
@@ -59,9 +61,14 @@ interface PartitionState {
   position: bigint | null;
   /** Where the next Fetch starts. */
   fetchOffset: bigint;
-  /** Records received and not yet handed out, from `bufferStart` on. */
-  buffer: ConsumerRecord[];
+  /**
+   * Responses received and not yet handed out, oldest first, the first one from `bufferStart` on. While fewer than
+   * `PREFETCH_RECORDS` records wait, the partition is fetched again, so the next response is on its way while the
+   * application works through this one.
+   */
+  buffer: ConsumerRecord[][];
   bufferStart: number;
+  buffered: number;
   paused: boolean;
   /** Set by OFFSET_OUT_OF_RANGE: the consumer must give a new position. */
   outOfRange: boolean;
@@ -127,6 +134,7 @@ export class Fetcher {
     state.fetchOffset = offset;
     state.buffer = [];
     state.bufferStart = 0;
+    state.buffered = 0;
     state.outOfRange = false;
     state.seekGeneration++;
     state.notBefore = 0;
@@ -200,19 +208,21 @@ export class Fetcher {
     for (let turn = 0; turn < states.length && records.length < maxRecords; turn++) {
       const state = states[(this.#nextPartition + turn) % states.length]!;
       if (state.paused || state.position === null) continue;
-      const available = state.buffer.length - state.bufferStart;
-      if (available === 0) continue;
-      const take = Math.min(available, maxRecords - records.length);
-      for (let index = 0; index < take; index++) records.push(state.buffer[state.bufferStart + index]!);
-      state.bufferStart += take;
-      const last = records[records.length - 1]!;
-      state.position = last.offset + 1n;
-      if (state.bufferStart === state.buffer.length) {
-        state.buffer = [];
-        state.bufferStart = 0;
-        // Skipped batches (control markers, aborted transactions) after the last record count as read.
-        state.position = state.fetchOffset;
+      if (state.buffered === 0) continue;
+      while (state.buffered > 0 && records.length < maxRecords) {
+        const chunk = state.buffer[0]!;
+        const take = Math.min(chunk.length - state.bufferStart, maxRecords - records.length);
+        for (let index = 0; index < take; index++) records.push(chunk[state.bufferStart + index]!);
+        state.bufferStart += take;
+        state.buffered -= take;
+        state.position = records[records.length - 1]!.offset + 1n;
+        if (state.bufferStart === chunk.length) {
+          state.buffer.shift();
+          state.bufferStart = 0;
+        }
       }
+      // Skipped batches (control markers, aborted transactions) after the last record count as read.
+      if (state.buffered === 0) state.position = state.fetchOffset;
     }
     this.#nextPartition = states.length === 0 ? 0 : (this.#nextPartition + 1) % states.length;
     if (records.length > 0) this.#sendFetches();
@@ -224,7 +234,7 @@ export class Fetcher {
       !state.paused &&
       state.position !== null &&
       !state.outOfRange &&
-      state.buffer.length === state.bufferStart &&
+      state.buffered < PREFETCH_RECORDS &&
       now >= state.notBefore
     );
   }
@@ -393,9 +403,9 @@ export class Fetcher {
     if (result === null || state.seekGeneration !== generation) return;
     state.fetchOffset = result.nextOffset;
     if (result.records.length > 0) {
-      state.buffer = result.records;
-      state.bufferStart = 0;
-    } else if (state.position !== null && state.position < result.nextOffset) {
+      state.buffer.push(result.records);
+      state.buffered += result.records.length;
+    } else if (state.buffered === 0 && state.position !== null && state.position < result.nextOffset) {
       // Only skipped batches: the position moves past them.
       state.position = result.nextOffset;
     }
@@ -428,6 +438,9 @@ export class Fetcher {
   }
 }
 
+/** Below this many waiting records a partition is fetched again (at most one Fetch per partition is in flight). */
+const PREFETCH_RECORDS = 1000;
+
 function keyOf({ topic, partition }: TopicPartition): string {
   return `${topic}\u0000${partition}`;
 }
@@ -440,6 +453,7 @@ function newState(tp: TopicPartition, key: string): PartitionState {
     fetchOffset: 0n,
     buffer: [],
     bufferStart: 0,
+    buffered: 0,
     paused: false,
     outOfRange: false,
     seekGeneration: 0,
