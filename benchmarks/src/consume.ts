@@ -1,13 +1,18 @@
 // pnpm bench:consume [--json] [--quick] [--megabytes 200] [--record-bytes 1000] [--partitions 4] [--samples 5]
-//                    [--max-poll-records 500] [--only sluice,kafkajs,platformatic]
+//                    [--max-poll-records 500] [--only sluice,kafkajs,platformatic] [--warm-up-reads 1] [--in-process]
 //
 // --only also takes sluiceNoCrc: Sluice with check.crcs=false (neither peer checks CRCs); not in the default set.
 //
 // End to end: a topic of N partitions filled with fixed-size uncompressed records, then read from the earliest offset
-// to the end by Sluice's KafkaConsumer, KafkaJS and @platformatic/kafka against the same broker, in one process,
-// interleaved per round. Each read is a fresh consumer group with no offset commits, timed from the first call that
-// talks to the broker (so the group join is included) to the last record; records/s and MB/s of key + value bytes.
-// Every read must count exactly the produced records and bytes, or the run fails.
+// to the end by Sluice's KafkaConsumer, KafkaJS and @platformatic/kafka against the same broker, interleaved per
+// round. Each read is a fresh consumer group with no offset commits, timed from the first call that talks to the
+// broker (so the group join is included) to the last record; records/s and MB/s of key + value bytes. Every read must
+// count exactly the produced records and bytes, or the run fails.
+//
+// Isolated by default: every (round, client) sample runs in a fresh Node process (consume-child.ts, spawned with
+// --expose-gc --conditions=@sluice/source), which does its --warm-up-reads untimed reads and then the timed one, so no
+// client's garbage, heap growth or JIT state reaches another's timings. A child that fails, times out or miscounts
+// fails the run. --in-process restores the old way: everything in this process, --warm-up-reads per client up front.
 //
 // Starts its own one-broker cluster with the Kafka harness (stopped at the end, on error and on SIGINT) unless
 // KAFKA_BOOTSTRAP=host:port names a broker; the topic it creates there is deleted at the end.
@@ -15,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Connection } from '@sluice/net';
 import { KafkaCluster } from '@sluice/tools-kafka';
+import { childExecArgv, killChildren, type ReadSpec, readOnce, runChild } from './consume-child.ts';
 import { type Client, type ClientId, clients, type FetchSettings, type ReadResult } from './consume-clients.ts';
 import { type ConsumeTopicFill, createPartitionedTopic, fillPartitions } from './consume-topic.ts';
 import { deleteTopic } from './net-fetch.ts';
@@ -31,6 +37,8 @@ const { values: flags } = parseArgs({
     samples: { type: 'string' },
     'max-poll-records': { type: 'string', default: '500' },
     only: { type: 'string', default: 'sluice,kafkajs,platformatic' },
+    'warm-up-reads': { type: 'string', default: '1' },
+    'in-process': { type: 'boolean', default: false },
   },
 });
 
@@ -47,7 +55,9 @@ const settings = {
   partitions: Number(flags.partitions),
   produceBatchBytes: 900_000,
   samples: Number(flags.samples ?? (quick ? 2 : 5)),
-  warmUpReads: 1,
+  warmUpReads: Number(flags['warm-up-reads']),
+  /** Each sample in a fresh child process (the default), or all in this one (--in-process). */
+  isolation: flags['in-process'] ? ('in-process' as const) : ('process-per-sample' as const),
   maxPollRecords: Number(flags['max-poll-records']),
   fetch: {
     maxBytes: 52_428_800,
@@ -57,9 +67,14 @@ const settings = {
   } satisfies FetchSettings,
   clients: active.map((client) => client.id),
   exposeGc: (globalThis as { gc?: unknown }).gc !== undefined,
+  childExecArgv: flags['in-process'] ? null : childExecArgv(),
 };
 for (const [name, value] of Object.entries(settings)) {
-  if (typeof value === 'number' && !(Number.isFinite(value) && value > 0)) throw new Error(`bad ${name}: ${value}`);
+  if (name === 'warmUpReads') {
+    if (!(Number.isInteger(value) && (value as number) >= 0)) throw new Error(`bad ${name}: ${value}`);
+  } else if (typeof value === 'number' && !(Number.isFinite(value) && value > 0)) {
+    throw new Error(`bad ${name}: ${value}`);
+  }
 }
 const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -82,6 +97,7 @@ function cleanUp(): Promise<void> {
 }
 
 async function closeAll(): Promise<void> {
+  killChildren();
   if (createdTopic !== null && cluster === null && admin && !admin.closed) {
     await deleteTopic(admin, createdTopic).catch(() => {});
   }
@@ -131,42 +147,71 @@ interface ClientResult {
   /** Records/s from the first record to the last (the join left out). */
   readonly steadyRecordsPerSecond: Summary;
   readonly seconds: readonly number[];
+  /** Isolated samples: each child's peak resident set, MiB (its warm-up reads included). */
+  readonly maxRssMiB: readonly number[] | null;
   /** This client's median records/s over Sluice's median (the same ratio holds for MB/s: same bytes). */
   readonly overSluice: number;
   readonly bestOverSluiceBest: number;
 }
 
-async function readOnce(client: Client, bootstrap: string, fill: ConsumeTopicFill, label: string): Promise<ReadResult> {
-  const result = await client.read({
+function readSpec(bootstrap: string, fill: ConsumeTopicFill): ReadSpec {
+  return {
     bootstrap,
     topic: fill.topic,
-    groupId: `sluice-bench-consume-${client.id}-${label.replace(/\W+/g, '-')}-${randomUUID().slice(0, 8)}`,
     expectedRecords: fill.records,
     expectedBytes: fill.payloadBytes,
     fetch: settings.fetch,
     maxPollRecords: settings.maxPollRecords,
-    timeoutMs: Math.max(120_000, (fill.payloadBytes / 1e6) * 1_000),
-  });
-  progress(
-    `  ${client.id} ${label}: ${result.records} records in ${result.seconds.toFixed(2)} s ` +
-      `(${formatCount(result.records / result.seconds)} records/s, ${(result.bytes / 1e6 / result.seconds).toFixed(1)} MB/s, ` +
-      `first record after ${(result.secondsToFirstRecord * 1000).toFixed(0)} ms)`,
-  );
-  return result;
+    timeoutMs: Math.ceil(Math.max(120_000, (fill.payloadBytes / 1e6) * 1_000)),
+  };
 }
 
-async function benchmark(bootstrap: string, fill: ConsumeTopicFill): Promise<ClientResult[]> {
-  for (const client of active) {
-    collectGarbage();
-    await readOnce(client, bootstrap, fill, 'warm-up');
+/** --in-process: the warm-up reads up front, then the rounds, all in this process. */
+async function runInProcess(spec: ReadSpec): Promise<Map<ClientId, ReadResult[]>> {
+  for (let index = 0; index < settings.warmUpReads; index++) {
+    for (const client of active) {
+      collectGarbage();
+      await readOnce(client, spec, settings.warmUpReads === 1 ? 'warm-up' : `warm-up ${index + 1}`);
+    }
   }
   const runs = new Map<ClientId, ReadResult[]>(active.map((client) => [client.id, []]));
   for (let round = 0; round < settings.samples; round++) {
     for (const client of active) {
       collectGarbage();
-      runs.get(client.id)!.push(await readOnce(client, bootstrap, fill, `sample ${round + 1}/${settings.samples}`));
+      runs.get(client.id)!.push(await readOnce(client, spec, `sample ${round + 1}/${settings.samples}`));
     }
   }
+  return runs;
+}
+
+/** The default: each (round, client) sample in a fresh child process, its warm-up reads in that same process. */
+async function runIsolated(
+  spec: ReadSpec,
+): Promise<{ runs: Map<ClientId, ReadResult[]>; rss: Map<ClientId, number[]> }> {
+  const runs = new Map<ClientId, ReadResult[]>(active.map((client) => [client.id, []]));
+  const rss = new Map<ClientId, number[]>(active.map((client) => [client.id, []]));
+  for (let round = 0; round < settings.samples; round++) {
+    for (const client of active) {
+      const report = await runChild({
+        ...spec,
+        client: client.id,
+        label: `sample ${round + 1}/${settings.samples}`,
+        warmUpReads: settings.warmUpReads,
+      });
+      if (!report.exposeGc) throw new Error(`${client.id}: the child process has no gc() (--expose-gc)`);
+      runs.get(client.id)!.push(report.result);
+      rss.get(client.id)!.push(report.maxRssMiB);
+    }
+  }
+  return { runs, rss };
+}
+
+async function benchmark(bootstrap: string, fill: ConsumeTopicFill): Promise<ClientResult[]> {
+  const spec = readSpec(bootstrap, fill);
+  let runs: Map<ClientId, ReadResult[]>;
+  let rss: Map<ClientId, number[]> | null = null;
+  if (settings.isolation === 'in-process') runs = await runInProcess(spec);
+  else ({ runs, rss } = await runIsolated(spec));
   const summaries = active.map((client) => {
     const results = runs.get(client.id)!;
     const firsts = results.map((result) => result.secondsToFirstRecord).sort((left, right) => left - right);
@@ -189,6 +234,7 @@ async function benchmark(bootstrap: string, fill: ConsumeTopicFill): Promise<Cli
     medianSecondsToFirstRecord: Math.round(summary.medianSecondsToFirstRecord * 1000) / 1000,
     steadyRecordsPerSecond: summary.steadyRecordsPerSecond,
     seconds: summary.results.map((result) => Math.round(result.seconds * 1000) / 1000),
+    maxRssMiB: rss?.get(summary.client.id) ?? null,
     overSluice: summary.recordsPerSecond.median / reference.recordsPerSecond.median,
     bestOverSluiceBest: summary.recordsPerSecond.best / reference.recordsPerSecond.best,
   }));
@@ -239,9 +285,18 @@ try {
       `Each read: a fresh consumer group, earliest offset, no commits, until all ${fill.records} records are seen; ` +
         'timed from the first call that talks to the broker (group join included) to the last record; close untimed.',
     );
+    const order = active.map((client) => client.id).join(', ');
+    const reads = (count: number) => `${count} warm-up read${count === 1 ? '' : 's'}`;
     log(
-      `${settings.warmUpReads} warm-up read per client, then ${settings.samples} rounds (${active.map((client) => client.id).join(', ')} in turn); ` +
-        'median (best in brackets); spread = interquartile range / median of records/s. The last two columns are ' +
+      settings.isolation === 'in-process'
+        ? 'Samples NOT isolated (--in-process): every read in this one Node process, so clients share its heap, ' +
+            `garbage and JIT state; ${reads(settings.warmUpReads)} per client up front, then ${settings.samples} rounds (${order} in turn).`
+        : `Samples isolated: each of the ${settings.samples} rounds (${order} in turn) runs every client's sample in a fresh ` +
+            `Node process (node ${settings.childExecArgv!.join(' ')}), which does ${reads(settings.warmUpReads)} ` +
+            'untimed and then the timed read; the topic is produced once by the parent. Use --in-process for one process.',
+    );
+    log(
+      'Median (best in brackets); spread = interquartile range / median of records/s. The last two columns are ' +
         'medians: the time to the first record (bootstrap, group join, offset lookup, first Fetch) and records/s ' +
         'from the first record to the last.',
     );
@@ -274,6 +329,10 @@ try {
     log('Settings per client:');
     for (const result of results) log(`- ${result.label}: ${result.settings}`);
     if (skipped.length > 0) log(`Not run (--only): ${skipped.join(', ')}`);
+    if (settings.isolation !== 'in-process') {
+      log("Peak resident set of each sample's child process (MiB, warm-up reads included):");
+      for (const result of results) log(`- ${result.label}: ${(result.maxRssMiB ?? []).join(', ')}`);
+    }
     log('');
     log(`Load average at end: ${loadAverageAtEnd.join(' ')}`);
   }
