@@ -2,8 +2,6 @@
 // with fixed-size uncompressed records, every partition in each Produce request, a few requests in flight.
 import type { Connection } from '@sluice/net';
 import {
-  createTopicsApi,
-  defaultCreateTopicsRequest,
   defaultProduceRequest,
   encodeRecordBatchSync,
   produceApi,
@@ -22,27 +20,6 @@ export interface ConsumeTopicFill {
   readonly batchBytes: number;
   readonly batches: number;
   readonly seconds: number;
-}
-
-export async function createPartitionedTopic(connection: Connection, topic: string, partitions: number): Promise<Uuid> {
-  const response = await connection.request(createTopicsApi, {
-    ...defaultCreateTopicsRequest(),
-    topics: [
-      {
-        name: topic,
-        numPartitions: partitions,
-        replicationFactor: 1,
-        assignments: [],
-        configs: [{ name: 'segment.bytes', value: String(1024 * 1024 * 1024) }],
-      },
-    ],
-    timeoutMs: 30_000,
-  });
-  const result = response.topics[0];
-  if (result === undefined || result.errorCode !== 0) {
-    throw new Error(`CreateTopics ${topic} failed: error ${result?.errorCode} ${result?.errorMessage ?? ''}`);
-  }
-  return result.topicId;
 }
 
 /** A small seeded generator (mulberry32): every run produces the same bytes. */

@@ -22,8 +22,8 @@ import { Connection } from '@sluice/net';
 import { KafkaCluster } from '@sluice/tools-kafka';
 import { childExecArgv, killChildren, type ReadSpec, readOnce, runChild } from './consume-child.ts';
 import { type Client, type ClientId, clients, type FetchSettings, type ReadResult } from './consume-clients.ts';
-import { type ConsumeTopicFill, createPartitionedTopic, fillPartitions } from './consume-topic.ts';
-import { deleteTopic } from './net-fetch.ts';
+import { type ConsumeTopicFill, fillPartitions } from './consume-topic.ts';
+import { createTopic, deleteTopic } from './net-fetch.ts';
 import { parseAddress } from './net-raw-socket.ts';
 import { formatCount, formatRatio, machineInfo, renderTable, type Summary, summarise } from './net-report.ts';
 
@@ -248,7 +248,7 @@ try {
   const { bootstrap, broker, kafkaVersion } = await startBroker();
   admin = await Connection.open({ ...parseAddress(bootstrap), clientId: 'sluice-bench', requestTimeoutMs: 120_000 });
   const topic = `sluice-bench-consume-${randomUUID().slice(0, 8)}`;
-  const topicId = await createPartitionedTopic(admin, topic, settings.partitions);
+  const topicId = await createTopic(admin, topic, settings.partitions);
   createdTopic = topic;
   progress(
     `producing ${settings.megabytes} MB of ${settings.recordBytes} B records into ${topic} (${settings.partitions} partitions)...`,

@@ -51,13 +51,14 @@ function seeded(seed: number): () => number {
   };
 }
 
-export async function createTopic(connection: Connection, topic: string): Promise<Uuid> {
+/** A topic whose partitions each hold all their data in one segment; one partition unless told. */
+export async function createTopic(connection: Connection, topic: string, partitions = 1): Promise<Uuid> {
   const response = await connection.request(createTopicsApi, {
     ...defaultCreateTopicsRequest(),
     topics: [
       {
         name: topic,
-        numPartitions: 1,
+        numPartitions: partitions,
         replicationFactor: 1,
         assignments: [],
         // One segment holds everything: a Fetch never returns data from more than one segment per partition.

@@ -306,7 +306,10 @@ export class Fetcher {
         });
       }
       if (version >= 13 && [...topics.values()].some((topic) => topic.topicId === ZERO_UUID)) {
-        throw new NetworkError('a topic id is not known yet', { broker: `node ${leader}` });
+        // Fetch v13+ names topics by id, and metadata has not given one yet: ask for fresh metadata, not the broker.
+        options.metadata.requestUpdate();
+        this.#backOff(states);
+        return;
       }
       const maxWaitMs = options.fetchMaxWaitMs ?? DEFAULTS.fetchMaxWaitMs;
       const response = await connection.send(
