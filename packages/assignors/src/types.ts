@@ -4,11 +4,9 @@
  * assignment (SyncGroup). Assignors are pure: metadata and subscriptions in, assignments out.
  */
 
-/** One partition of one topic. */
-export interface TopicPartition {
-  readonly topic: string;
-  readonly partition: number;
-}
+import type { TopicPartition } from '@sluice/protocol';
+
+export type { TopicPartition };
 
 /** What an assignor knows of one topic: its partitions (0 .. partitions-1) and where their replicas live. */
 export interface AssignorTopic {

@@ -15,6 +15,7 @@ import {
   StickyAssignor,
 } from '@sluice/assignors';
 import { Secret } from '@sluice/net';
+import type { OffsetResetStrategy } from '@sluice/runtime';
 import { type Deserializer, deserializers } from './deserializers.ts';
 
 /** A configuration property is unknown, unsupported or has a bad value. */
@@ -28,7 +29,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type OffsetResetStrategy = 'earliest' | 'latest' | 'none';
+export type { OffsetResetStrategy };
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 
 /** The configuration after checking, with every default filled in. */
@@ -67,6 +68,7 @@ export interface ConsumerConfig {
   readonly socketConnectionSetupTimeoutMs: number;
   readonly socketConnectionSetupTimeoutMaxMs: number;
   readonly allowAutoCreateTopics: boolean;
+  readonly excludeInternalTopics: boolean;
   readonly securityProtocol: SecurityProtocol;
   readonly saslMechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
   readonly saslUsername: string | null;
@@ -249,6 +251,7 @@ const PROPERTIES: readonly Property[] = [
     default: 30_000,
   },
   { name: 'allow.auto.create.topics', camel: 'allowAutoCreateTopics', parse: bool, default: true },
+  { name: 'exclude.internal.topics', camel: 'excludeInternalTopics', parse: bool, default: true },
   {
     name: 'security.protocol',
     camel: 'securityProtocol',
@@ -290,7 +293,6 @@ const UNSUPPORTED = new Set([
   'ssl.keystore.password',
   'ssl.truststore.location',
   'ssl.truststore.password',
-  'exclude.internal.topics',
   'group.protocol',
   'group.remote.assignor',
   'enable.metrics.push',

@@ -1,7 +1,15 @@
 // @sluice/consumer: the Kafka consumer.
 
 export type { ConsumerRecord } from '@sluice/fetch';
-export { CommitFailedError, RebalanceInProgressError } from '@sluice/offsets';
+export type { ConsumerGroupMetadata } from '@sluice/group';
+export {
+  CommitFailedError,
+  type CommittedOffset,
+  type OffsetAndTimestamp,
+  RebalanceInProgressError,
+  RetriableCommitFailedError,
+} from '@sluice/offsets';
+export { IllegalStateError, TimeoutError, type TopicPartition } from '@sluice/runtime';
 export {
   ConfigError,
   type ConsumerConfig,
@@ -10,13 +18,22 @@ export {
   parseConsumerConfig,
   type SecurityProtocol,
 } from './config.ts';
+export { InvalidGroupIdError } from './consumer-runtime.ts';
 export { type Deserializer, type DeserializerContext, deserializers } from './deserializers.ts';
 export {
   ConsumerClosedError,
-  type ConsumerRebalanceListener,
-  KafkaConsumer,
   NoOffsetForPartitionError,
-  type OffsetAndMetadata,
+  OffsetOutOfRangeError,
+  RebalanceListenerError,
   RecordDeserializationError,
   WakeupError,
+} from './errors.ts';
+export {
+  type CallOptions,
+  type CloseOptions,
+  type ConsumerRebalanceListener,
+  KafkaConsumer,
+  type Node,
+  type OffsetAndMetadata,
+  type PartitionInfo,
 } from './kafka-consumer.ts';

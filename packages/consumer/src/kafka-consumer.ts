@@ -1,63 +1,49 @@
 /**
- * The consumer: Kafka's consumer API over Sluice's packages. A group member (`subscribe`) or a manual assignment
- * (`assign`); `poll` joins the group on first use, hands out records, and keeps liveness; offsets are committed
+ * The consumer: Kafka's consumer API, the application side of a ConsumerRuntime. A group member (`subscribe`) or
+ * a manual assignment (`assign`); `poll` joins the group on first use and hands out records; offsets are committed
  * automatically (`enable.auto.commit`) or explicitly; `close` commits, leaves the group at once and releases
- * everything; `wakeup` makes a blocked `poll` throw WakeupError from anywhere.
+ * everything; `wakeup` makes a blocked call throw WakeupError from anywhere.
  *
- * Invariants (Kafka's, Principle 6):
- * - Only positions of records already handed to the application are committed, and only for partitions this
- *   member owns. Before a partition is revoked its position is committed (auto commit) and the listener is told;
- *   a lost partition (the generation ended without a hand-over) is never committed.
- * - A partition gets a position before it is fetched: its committed offset, else `auto.offset.reset`.
+ * Kafka's ordering guarantees (and Principle 6):
+ * - Rebalance listener callbacks run only inside `poll()`, `close()` and `unsubscribe()`: the client loop never
+ *   changes the assignment by itself, it waits for the application to run each rebalance step. Between two polls
+ *   the assignment does not change, so `commitSync()` commits exactly the positions of what was handed out, or
+ *   fails loudly (CommitFailedError, RebalanceInProgressError, TimeoutError).
+ * - Only positions of records already handed to the application are committed, only for partitions assigned.
+ *   Before partitions are revoked, their positions are committed (auto commit) and the listener is told; lost
+ *   partitions are never committed.
+ * - Transient broker trouble (a coordinator that loads or moves, a leader that moves, a lost connection) is retried
+ *   by the loop: `poll` returns what it has when its time is up. Only what the application must act on reaches it.
  */
-import type { TopicPartition } from '@sluice/assignors';
-import { type ConsumerRecord, Fetcher, OffsetLookup } from '@sluice/fetch';
-import { GroupMember, type RebalanceListener } from '@sluice/group';
-import { ClusterMetadata, type ConnectionOptions, ConnectionPool, type SaslOptions } from '@sluice/net';
-import { type CommittedOffset, OffsetCommitter, type OffsetToCommit } from '@sluice/offsets';
+import type { ConsumerRecord } from '@sluice/fetch';
+import type { ConsumerGroupMetadata, RebalanceStep } from '@sluice/group';
+import type { BrokerInfo, TopicInfo } from '@sluice/net';
+import {
+  type CommittedOffset,
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  type OffsetAndTimestamp,
+  type OffsetToCommit,
+} from '@sluice/offsets';
+import {
+  describePartition,
+  IllegalStateError,
+  TimeoutError,
+  type TopicMetadata,
+  type TopicPartition,
+} from '@sluice/runtime';
+import type { ApplicationEvent, ApplicationEventResults, EventOf } from './application-events.ts';
 import { type ConsumerConfig, type ConsumerConfigInput, parseConsumerConfig } from './config.ts';
+import { ConsumerRuntime, InvalidGroupIdError } from './consumer-runtime.ts';
 import { type Deserializer, deserializers } from './deserializers.ts';
-
-/** `wakeup()` was called: the `poll` (or blocking call) it interrupted throws this. */
-export class WakeupError extends Error {
-  override name = 'WakeupError';
-}
-
-/** The consumer was used after `close()`. */
-export class ConsumerClosedError extends Error {
-  override name = 'ConsumerClosedError';
-}
-
-/** A partition has no committed offset and `auto.offset.reset` is `none` (or its position is out of range). */
-export class NoOffsetForPartitionError extends Error {
-  override name = 'NoOffsetForPartitionError';
-  readonly partitions: readonly TopicPartition[];
-
-  constructor(partitions: readonly TopicPartition[], why: string) {
-    super(`${why} for ${partitions.map(describe).join(', ')} and auto.offset.reset is none`);
-    this.partitions = partitions;
-  }
-}
-
-/** A record's key or value could not be deserialized. The position stays at the record: seek past it to go on. */
-export class RecordDeserializationError extends Error {
-  override name = 'RecordDeserializationError';
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly part: 'key' | 'value';
-
-  constructor(record: ConsumerRecord, part: 'key' | 'value', cause: unknown) {
-    super(
-      `cannot deserialize the ${part} of ${record.topic}-${record.partition} at offset ${record.offset}: ${(cause as Error)?.message ?? String(cause)}`,
-      { cause },
-    );
-    this.topic = record.topic;
-    this.partition = record.partition;
-    this.offset = record.offset;
-    this.part = part;
-  }
-}
+import {
+  ConsumerClosedError,
+  NoOffsetForPartitionError,
+  OffsetOutOfRangeError,
+  RebalanceListenerError,
+  RecordDeserializationError,
+  WakeupError,
+} from './errors.ts';
 
 /** Kafka's OffsetAndMetadata. */
 export interface OffsetAndMetadata {
@@ -66,292 +52,568 @@ export interface OffsetAndMetadata {
   readonly metadata?: string;
 }
 
-export type ConsumerRebalanceListener = RebalanceListener;
+/**
+ * Kafka's ConsumerRebalanceListener: told, inside `poll()` (or `close()`, `unsubscribe()`), what this consumer
+ * revokes, loses and is assigned. A returned promise is awaited before the rebalance goes on; heartbeats continue
+ * meanwhile. The consumer's own calls work inside (commit in `onPartitionsRevoked`, seek in `onPartitionsAssigned`).
+ */
+export interface ConsumerRebalanceListener {
+  /** Partitions given up in a rebalance; their offsets may still be committed here. */
+  onPartitionsRevoked?(partitions: readonly TopicPartition[]): void | Promise<void>;
+  /** Partitions no longer this consumer's without a hand-over; their offsets must not be committed. Default: revoked. */
+  onPartitionsLost?(partitions: readonly TopicPartition[]): void | Promise<void>;
+  /** Partitions added by a rebalance (called after every rebalance, with none if nothing was added). */
+  onPartitionsAssigned?(partitions: readonly TopicPartition[]): void | Promise<void>;
+}
+
+/** Options of the calls that wait: a timeout (default `default.api.timeout.ms`) and an AbortSignal. */
+export interface CallOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** How long close may take in all (commit, callbacks, LeaveGroup). Default 30000, as Kafka's consumer. */
+  readonly timeoutMs?: number;
+}
+
+/** A broker, as Kafka's Node. */
+export type Node = BrokerInfo;
+
+/** Kafka's PartitionInfo. */
+export interface PartitionInfo extends TopicPartition {
+  /** null while the partition has no leader. */
+  readonly leader: Node | null;
+  readonly replicas: readonly Node[];
+  readonly inSyncReplicas: readonly Node[];
+  readonly offlineReplicas: readonly Node[];
+}
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
   readonly config: ConsumerConfig;
-  readonly #pool: ConnectionPool;
-  readonly #metadata: ClusterMetadata;
-  readonly #fetcher: Fetcher;
-  readonly #lookup: OffsetLookup;
-  readonly #committer: OffsetCommitter | null;
-  #member: GroupMember | null = null;
-  #subscription: string[] = [];
+  readonly #runtime: ConsumerRuntime;
   #listener: ConsumerRebalanceListener | null = null;
-  #manual = false;
   #closed = false;
-  #wakeup = false;
-  #nextAutoCommit = 0;
+  #closing: Promise<void> | null = null;
+  #polling = false;
+  /** `wakeup()` with no call waiting: the next waiting call throws. */
+  #wakeupPending = false;
+  readonly #interrupts = new Set<(error: Error) => void>();
   /** Errors to throw from the next poll (a deserialization error after records were returned, listener errors). */
   #pendingErrors: Error[] = [];
-  /** Owned partitions, as the group assigned them (or as `assign` set them). */
-  #owned: TopicPartition[] = [];
 
   constructor(config: ConsumerConfigInput) {
     this.config = parseConsumerConfig(config);
-    const c = this.config;
-    this.#pool = new ConnectionPool({
-      connection: connectionOptions(c),
-      reconnectBackoffMs: c.reconnectBackoffMs,
-      reconnectBackoffMaxMs: c.reconnectBackoffMaxMs,
-      connectTimeoutMaxMs: c.socketConnectionSetupTimeoutMaxMs,
-      connectionsMaxIdleMs: c.connectionsMaxIdleMs < 0 ? Number.POSITIVE_INFINITY : c.connectionsMaxIdleMs,
-    });
-    this.#metadata = new ClusterMetadata({
-      bootstrapServers: c.bootstrapServers,
-      pool: this.#pool,
-      topics: [],
-      metadataMaxAgeMs: c.metadataMaxAgeMs,
-      retryBackoffMs: c.retryBackoffMs,
-      retryBackoffMaxMs: c.retryBackoffMaxMs,
-      allowAutoTopicCreation: c.allowAutoCreateTopics,
-      defaultApiTimeoutMs: c.defaultApiTimeoutMs,
-    });
-    this.#fetcher = new Fetcher({
-      pool: this.#pool,
-      metadata: this.#metadata,
-      fetchMinBytes: c.fetchMinBytes,
-      fetchMaxBytes: c.fetchMaxBytes,
-      maxPartitionFetchBytes: c.maxPartitionFetchBytes,
-      fetchMaxWaitMs: c.fetchMaxWaitMs,
-      isolationLevel: c.isolationLevel,
-      checkCrcs: c.checkCrcs,
-      clientRack: c.clientRack,
-      requestTimeoutMs: c.requestTimeoutMs,
-      retryBackoffMs: c.retryBackoffMs,
-    });
-    this.#lookup = new OffsetLookup({
-      pool: this.#pool,
-      metadata: this.#metadata,
-      isolationLevel: c.isolationLevel,
-      requestTimeoutMs: c.requestTimeoutMs,
-      defaultApiTimeoutMs: c.defaultApiTimeoutMs,
-      retryBackoffMs: c.retryBackoffMs,
-      retryBackoffMaxMs: c.retryBackoffMaxMs,
-    });
-    this.#committer =
-      c.groupId === null
-        ? null
-        : new OffsetCommitter({
-            pool: this.#pool,
-            metadata: this.#metadata,
-            groupId: c.groupId,
-            generation: () => {
-              const generation = this.#member?.membership.generation ?? null;
-              return generation === null
-                ? null
-                : {
-                    generationId: generation.generationId,
-                    memberId: generation.memberId,
-                    groupInstanceId: c.groupInstanceId,
-                  };
-            },
-            requestTimeoutMs: c.requestTimeoutMs,
-            defaultApiTimeoutMs: c.defaultApiTimeoutMs,
-            retryBackoffMs: c.retryBackoffMs,
-            retryBackoffMaxMs: c.retryBackoffMaxMs,
-          });
+    this.#runtime = new ConsumerRuntime(this.config);
+  }
+
+  // ---- subscription and assignment ----------------------------------------------------------------------------
+
+  /**
+   * Subscribes to topics, or to every topic whose whole name matches a pattern: the group decides which of their
+   * partitions this consumer reads. Takes effect at the next `poll` (the first poll joins the group); a changed
+   * subscription rejoins with the same member. Needs `group.id`.
+   */
+  subscribe(topics: readonly string[] | RegExp, listener?: ConsumerRebalanceListener): void {
+    this.#ensureOpen();
+    if (topics instanceof RegExp) {
+      this.#listener = listener ?? null;
+      this.#submit({ type: 'subscribe-pattern', pattern: topics });
+      return;
+    }
+    if (!Array.isArray(topics) || topics.length === 0 || topics.some((topic) => typeof topic !== 'string' || !topic)) {
+      throw new TypeError('subscribe takes a non-empty list of topic names, or a RegExp');
+    }
+    this.#listener = listener ?? null;
+    this.#submit({ type: 'subscribe', topics: [...new Set(topics)] });
   }
 
   /**
-   * Subscribes to topics: the group decides which of their partitions this consumer reads. Takes effect at the next
-   * `poll` (the first poll joins the group). Needs `group.id`.
+   * Reads exactly these partitions, without group membership (offsets may still be committed with a group.id);
+   * an empty list drops the assignment. Under auto commit, what was consumed is committed first (asynchronously).
    */
-  subscribe(topics: readonly string[], listener?: ConsumerRebalanceListener): void {
-    this.#ensureOpen();
-    if (this.#committer === null) throw new Error('subscribe needs a group.id (use assign without one)');
-    if (this.#manual) throw new Error('subscribe cannot be mixed with assign: unsubscribe first');
-    if (topics.length === 0 || topics.some((topic) => typeof topic !== 'string' || topic === '')) {
-      throw new TypeError('subscribe takes a non-empty list of topic names');
-    }
-    const sorted = [...new Set(topics)].sort();
-    this.#listener = listener ?? null;
-    if (this.#member !== null && sorted.join('\u0000') === this.#subscription.join('\u0000')) return;
-    this.#subscription = sorted;
-    this.#metadata.setTopics(sorted);
-    // A new subscription is a new membership (a rejoin with the new topics).
-    const previous = this.#member;
-    this.#member = null;
-    if (previous !== null) void previous.close();
-  }
-
-  /** Reads exactly these partitions, without group membership (offsets may still be committed with a group.id). */
   assign(partitions: readonly TopicPartition[]): void {
     this.#ensureOpen();
-    if (this.#subscription.length > 0) throw new Error('assign cannot be mixed with subscribe: unsubscribe first');
-    this.#manual = partitions.length > 0;
-    this.#owned = [...partitions];
-    this.#metadata.setTopics([...new Set(partitions.map((tp) => tp.topic))]);
-    this.#fetcher.assign(this.#owned);
+    if (this.#runtime.subscriptions.hasAutoAssignedPartitions) {
+      throw new IllegalStateError('assign cannot be mixed with subscribe: unsubscribe first');
+    }
+    this.#autoCommitAsync();
+    this.#submit({ type: 'assign', partitions: partitions.map(({ topic, partition }) => ({ topic, partition })) });
   }
 
-  /** Leaves the group (revoking, with a commit under auto commit) or drops the manual assignment. */
+  /**
+   * Gives up the subscription (or the manual assignment). A group member first commits what it consumed (auto
+   * commit), tells the listener (`onPartitionsRevoked`), and leaves the group, waiting up to
+   * `default.api.timeout.ms` for the coordinator.
+   */
   async unsubscribe(): Promise<void> {
     this.#ensureOpen();
-    const member = this.#member;
-    this.#member = null;
-    this.#subscription = [];
-    this.#manual = false;
-    if (member !== null) await member.close();
-    this.#owned = [];
-    this.#fetcher.assign([]);
+    const subscriptions = this.#runtime.subscriptions;
+    if (subscriptions.hasAutoAssignedPartitions && this.#runtime.membership !== null) {
+      const deadline = Date.now() + this.config.defaultApiTimeoutMs;
+      await this.#leaveGroup(deadline, 'unjoined', 'the consumer unsubscribed from all topics');
+    }
+    this.#submit({ type: 'unsubscribe' });
+    this.#throwPending();
   }
 
-  /** The partitions this consumer reads now. */
+  /** The partitions this consumer reads now (they change only inside poll, close and unsubscribe). */
   assignment(): TopicPartition[] {
-    return [...this.#owned];
+    return this.#runtime.subscriptions.assignedPartitions();
   }
 
+  /** The subscribed topics (for a pattern: those it matched in the latest metadata). */
   subscription(): string[] {
-    return [...this.#subscription];
+    return [...this.#runtime.subscriptions.subscription].sort();
   }
+
+  // ---- the poll loop ------------------------------------------------------------------------------------------
 
   /**
    * Records that arrived, at most `max.poll.records`, waiting up to `timeoutMs` for some. The first call joins the
-   * group. Throws WakeupError when `wakeup()` interrupts it, and what a fetch met that no retry can fix.
+   * group; rebalance callbacks run here. Throws WakeupError when `wakeup()` (or the signal) interrupts it, and what
+   * the application must act on (fatal group errors, authorization, a record that cannot be deserialized, a
+   * position without a reset strategy); transient trouble is retried and never thrown.
    */
-  async poll(timeoutMs: number): Promise<Array<ConsumerRecord<Key, Value>>> {
+  async poll(timeoutMs: number, options: { signal?: AbortSignal } = {}): Promise<Array<ConsumerRecord<Key, Value>>> {
     this.#ensureOpen();
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError('poll takes a timeout in ms, 0 or more');
-    if (this.#subscription.length === 0 && !this.#manual) {
-      throw new Error('poll before subscribe or assign: this consumer has nothing to read');
+    const subscriptions = this.#runtime.subscriptions;
+    if (subscriptions.type === 'none') {
+      throw new IllegalStateError('poll before subscribe or assign: this consumer has nothing to read');
     }
-    const deadline = Date.now() + timeoutMs;
-    this.#checkWakeup();
-    this.#throwPending();
-    this.#ensureMember();
-    this.#member?.polled();
-    await this.#maybeAutoCommit();
-    for (;;) {
-      this.#checkWakeup();
-      await this.#updatePositions(deadline);
-      this.#checkWakeup();
-      const remaining = Math.max(0, deadline - Date.now());
-      const records = await this.#fetcher.poll(this.config.maxPollRecords, Math.min(remaining, 100));
-      this.#checkWakeup();
+    if (this.#polling) throw new IllegalStateError('poll is already running: a consumer is polled by one loop');
+    this.#polling = true;
+    try {
+      const deadline = Date.now() + timeoutMs;
+      this.#checkInterrupt(options.signal);
       this.#throwPending();
-      if (records.length > 0) return this.#deserialize(records);
-      if (Date.now() >= deadline) return [];
+      this.#submit({ type: 'poll' });
+      for (;;) {
+        await this.#runSteps(deadline);
+        this.#throwPending();
+        this.#throwBackground();
+        const records = this.#submit({ type: 'collect', maxRecords: this.config.maxPollRecords });
+        if (records.length > 0) return this.#deserialize(records);
+        if (Date.now() >= deadline) return [];
+        await this.#interruptible(this.#submit({ type: 'wait', deadline }), options.signal);
+        this.#ensureOpen();
+      }
+    } finally {
+      this.#polling = false;
     }
-  }
-
-  /** Interrupts a blocked `poll` (or the next one) with WakeupError. Safe to call from anywhere. */
-  wakeup(): void {
-    this.#wakeup = true;
-  }
-
-  /** The offset of the next record `poll` returns for the partition. */
-  async position(tp: TopicPartition, options: { timeoutMs?: number } = {}): Promise<bigint> {
-    this.#ensureOpen();
-    this.#requireOwned(tp);
-    await this.#updatePositions(Date.now() + (options.timeoutMs ?? this.config.defaultApiTimeoutMs), [tp]);
-    const position = this.#fetcher.position(tp);
-    if (position === null) throw new Error(`no position for ${describe(tp)} yet`);
-    return position;
-  }
-
-  seek(tp: TopicPartition, offset: bigint | number): void {
-    this.#ensureOpen();
-    this.#requireOwned(tp);
-    this.#fetcher.seek(tp, BigInt(offset));
-  }
-
-  async seekToBeginning(partitions: readonly TopicPartition[] = this.#owned): Promise<void> {
-    this.#ensureOpen();
-    const offsets = await this.#lookup.beginningOffsets(partitions);
-    for (const [index, tp] of partitions.entries()) this.#fetcher.seek(tp, offsets[index]!);
-  }
-
-  async seekToEnd(partitions: readonly TopicPartition[] = this.#owned): Promise<void> {
-    this.#ensureOpen();
-    const offsets = await this.#lookup.endOffsets(partitions);
-    for (const [index, tp] of partitions.entries()) this.#fetcher.seek(tp, offsets[index]!);
-  }
-
-  beginningOffsets(partitions: readonly TopicPartition[]): Promise<bigint[]> {
-    return this.#lookup.beginningOffsets(partitions);
-  }
-
-  endOffsets(partitions: readonly TopicPartition[]): Promise<bigint[]> {
-    return this.#lookup.endOffsets(partitions);
-  }
-
-  offsetsForTimes(queries: ReadonlyArray<TopicPartition & { timestamp: bigint | number }>) {
-    return this.#lookup.offsetsForTimes(queries.map((query) => ({ ...query, timestamp: BigInt(query.timestamp) })));
-  }
-
-  pause(partitions: readonly TopicPartition[]): void {
-    for (const tp of partitions) this.#requireOwned(tp);
-    this.#fetcher.pause(partitions);
-  }
-
-  resume(partitions: readonly TopicPartition[]): void {
-    for (const tp of partitions) this.#requireOwned(tp);
-    this.#fetcher.resume(partitions);
-  }
-
-  /** The committed offsets of the partitions (null where none). Needs `group.id`. */
-  committed(partitions: readonly TopicPartition[]): Promise<Array<CommittedOffset | null>> {
-    return this.#requireCommitter().committed(partitions);
   }
 
   /**
-   * Commits offsets and waits for the coordinator: the given ones, or the current position of every owned
-   * partition. Throws CommitFailedError when the group has rebalanced without this member.
+   * Interrupts the blocking call in progress (poll, commitSync, position, committed, the offset lookups, listTopics,
+   * partitionsFor) with WakeupError, or the next one when none is waiting. Safe to call from anywhere.
+   */
+  wakeup(): void {
+    if (this.#interrupts.size === 0) {
+      this.#wakeupPending = true;
+      return;
+    }
+    this.#interrupt(new WakeupError('the consumer was woken up'));
+  }
+
+  // ---- positions ----------------------------------------------------------------------------------------------
+
+  /**
+   * The offset of the next record `poll` returns for the partition, once it has one (its committed offset, or
+   * `auto.offset.reset`): waits up to the timeout (TimeoutError).
+   */
+  async position(tp: TopicPartition, options: CallOptions = {}): Promise<bigint> {
+    this.#ensureOpen();
+    const subscriptions = this.#runtime.subscriptions;
+    if (!subscriptions.isAssigned(tp)) {
+      throw new IllegalStateError(`cannot get the position of ${describePartition(tp)}: it is not assigned`);
+    }
+    const deadline = this.#deadline(options);
+    this.#checkInterrupt(options.signal);
+    for (;;) {
+      const position = subscriptions.position(tp);
+      if (position !== null) return position.offset;
+      this.#throwBackground([tp]);
+      if (!subscriptions.isAssigned(tp)) {
+        throw new IllegalStateError(`${describePartition(tp)} was unassigned while waiting for its position`);
+      }
+      if (Date.now() >= deadline) {
+        throw new TimeoutError(`no position for ${describePartition(tp)} within the time given`);
+      }
+      await this.#interruptible(this.#submit({ type: 'wait', deadline }), options.signal);
+      this.#ensureOpen();
+    }
+  }
+
+  /** Sets where the partition is read from next. */
+  seek(tp: TopicPartition, offset: bigint | number | OffsetAndMetadata): void {
+    this.#ensureOpen();
+    const target = typeof offset === 'object' ? offset : { offset: BigInt(offset) };
+    this.#submit({
+      type: 'seek',
+      partition: tp,
+      offset: BigInt(target.offset),
+      leaderEpoch: target.leaderEpoch ?? -1,
+    });
+  }
+
+  /** Reads the partitions (default: all assigned) from their first offset; resolved at the next poll or position. */
+  seekToBeginning(partitions: readonly TopicPartition[] = this.assignment()): void {
+    this.#ensureOpen();
+    this.#submit({ type: 'reset-offsets', partitions, to: 'earliest' });
+  }
+
+  /** Reads the partitions (default: all assigned) from their end; resolved at the next poll or position. */
+  seekToEnd(partitions: readonly TopicPartition[] = this.assignment()): void {
+    this.#ensureOpen();
+    this.#submit({ type: 'reset-offsets', partitions, to: 'latest' });
+  }
+
+  /** The first offset of each partition. */
+  async beginningOffsets(partitions: readonly TopicPartition[], options: CallOptions = {}): Promise<bigint[]> {
+    const found = await this.#listOffsets(
+      partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition, timestamp: EARLIEST_TIMESTAMP })),
+      options,
+    );
+    return found.map((entry, index) => required(entry, partitions[index]!));
+  }
+
+  /** The offset after the last record of each partition (the last stable offset under read_committed). */
+  async endOffsets(partitions: readonly TopicPartition[], options: CallOptions = {}): Promise<bigint[]> {
+    const found = await this.#listOffsets(
+      partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition, timestamp: LATEST_TIMESTAMP })),
+      options,
+    );
+    return found.map((entry, index) => required(entry, partitions[index]!));
+  }
+
+  /** For each partition, the earliest offset whose timestamp is at or after the given one; null past the last. */
+  offsetsForTimes(
+    queries: ReadonlyArray<TopicPartition & { readonly timestamp: bigint | number }>,
+    options: CallOptions = {},
+  ): Promise<Array<OffsetAndTimestamp | null>> {
+    const checked = queries.map((query) => {
+      const timestamp = BigInt(query.timestamp);
+      if (timestamp < 0n) {
+        throw new RangeError(`the timestamp for ${describePartition(query)} is negative (${timestamp})`);
+      }
+      return { topic: query.topic, partition: query.partition, timestamp };
+    });
+    return this.#listOffsets(checked, options);
+  }
+
+  /** Records between the position and the end of the partition, as the last Fetch saw it; null when not known. */
+  currentLag(tp: TopicPartition): bigint | null {
+    this.#ensureOpen();
+    if (!this.#runtime.subscriptions.isAssigned(tp)) {
+      throw new IllegalStateError(`cannot get the lag of ${describePartition(tp)}: it is not assigned`);
+    }
+    return this.#runtime.subscriptions.lag(tp, this.config.isolationLevel);
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    this.#ensureOpen();
+    this.#submit({ type: 'pause', partitions });
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    this.#ensureOpen();
+    this.#submit({ type: 'resume', partitions });
+  }
+
+  /** The partitions paused now. */
+  paused(): TopicPartition[] {
+    return this.#runtime.subscriptions.pausedPartitions();
+  }
+
+  // ---- commits ------------------------------------------------------------------------------------------------
+
+  /** The committed offsets of the partitions (null where none). Needs `group.id`. */
+  async committed(
+    partitions: readonly TopicPartition[],
+    options: CallOptions = {},
+  ): Promise<Array<CommittedOffset | null>> {
+    this.#ensureOpen();
+    const found = await this.#interruptible(
+      this.#submit({ type: 'fetch-committed', partitions, deadline: this.#deadline(options) }),
+      options.signal,
+    );
+    return partitions.map((tp) => found.get(tp) ?? null);
+  }
+
+  /**
+   * Commits offsets and waits for the coordinator: the given ones, or the position of every assigned partition
+   * (what `poll` handed out). Throws CommitFailedError when the group rebalanced without this member,
+   * RebalanceInProgressError during a rebalance (commit again after `poll`), TimeoutError when the coordinator
+   * could not be reached in time.
    */
   async commitSync(
     offsets?: ReadonlyArray<TopicPartition & OffsetAndMetadata>,
-    options: { timeoutMs?: number } = {},
+    options: CallOptions = {},
   ): Promise<void> {
     this.#ensureOpen();
-    const committer = this.#requireCommitter();
-    const toCommit = offsets === undefined ? this.#positions(this.#owned) : offsets.map(toOffsetToCommit);
-    await committer.commit(toCommit, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+    const toCommit = offsets === undefined ? this.#runtime.subscriptions.allConsumed() : offsets.map(toOffsetToCommit);
+    await this.#interruptible(
+      this.#submit({ type: 'commit', offsets: toCommit, sync: true, deadline: this.#deadline(options) }),
+      options.signal,
+    );
   }
 
-  /** Commits without waiting; the callback (if any) gets the outcome. */
+  /**
+   * Commits without waiting; the callback (if any) gets the outcome. Not retried: a retriable failure is
+   * RetriableCommitFailedError (a later commit carries newer offsets anyway).
+   */
+  commitAsync(callback?: (error: Error | null) => void): void;
   commitAsync(
     offsets?: ReadonlyArray<TopicPartition & OffsetAndMetadata>,
     callback?: (error: Error | null) => void,
+  ): void;
+  commitAsync(
+    first?: ReadonlyArray<TopicPartition & OffsetAndMetadata> | ((error: Error | null) => void),
+    second?: (error: Error | null) => void,
   ): void {
-    this.commitSync(offsets).then(
+    this.#ensureOpen();
+    const offsets = typeof first === 'function' ? undefined : first;
+    const callback = typeof first === 'function' ? first : second;
+    const toCommit = offsets === undefined ? this.#runtime.subscriptions.allConsumed() : offsets.map(toOffsetToCommit);
+    this.#submit({
+      type: 'commit',
+      offsets: toCommit,
+      sync: false,
+      deadline: Date.now() + this.config.defaultApiTimeoutMs,
+    }).then(
       () => callback?.(null),
       (error: unknown) => callback?.(error as Error),
     );
   }
 
+  // ---- the group and the cluster ------------------------------------------------------------------------------
+
+  /** Kafka's ConsumerGroupMetadata (for transactional producers). Needs `group.id`. */
+  groupMetadata(): ConsumerGroupMetadata {
+    this.#ensureOpen();
+    const membership = this.#runtime.membership;
+    if (membership === null) throw new InvalidGroupIdError('groupMetadata needs a group.id');
+    return membership.groupMetadata();
+  }
+
+  /** Rejoins the group at the next poll (Kafka's enforceRebalance). */
+  enforceRebalance(reason = 'the application asked for a rebalance'): void {
+    this.#ensureOpen();
+    if (!this.#runtime.subscriptions.hasAutoAssignedPartitions) {
+      throw new IllegalStateError('enforceRebalance needs a subscription (the consumer is not in a group)');
+    }
+    this.#submit({ type: 'enforce-rebalance', reason });
+  }
+
+  /** Every topic the cluster has (internal ones unless `exclude.internal.topics`), with its partitions. */
+  async listTopics(options: CallOptions = {}): Promise<Map<string, PartitionInfo[]>> {
+    const { topics, brokers } = await this.#topicMetadata(null, options);
+    return new Map([...topics].map(([name, info]) => [name, partitionInfos(info, brokers)]));
+  }
+
+  /** The partitions of a topic; empty when it does not exist. */
+  async partitionsFor(topic: string, options: CallOptions = {}): Promise<PartitionInfo[]> {
+    const { topics, brokers } = await this.#topicMetadata([topic], options);
+    const info = topics.get(topic);
+    return info === undefined ? [] : partitionInfos(info, brokers);
+  }
+
+  // ---- close --------------------------------------------------------------------------------------------------
+
   /**
-   * Commits (under auto commit), leaves the group at once (a dynamic member sends LeaveGroup, so the others
-   * rebalance without waiting for its session to expire), and closes every connection.
+   * Commits what was consumed (auto commit), tells the listener (`onPartitionsRevoked`, or `onPartitionsLost` when
+   * the generation is gone), leaves the group at once (a dynamic member sends LeaveGroup, so the others rebalance
+   * without waiting for its session to expire; a static member keeps its place until the session ends), and closes
+   * every connection. Returns within `timeoutMs` (default 30 s) even when the coordinator cannot be reached.
+   * A blocked call fails with ConsumerClosedError.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closing = this.#close(options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError('close takes a timeout in ms, 0 or more');
+    const deadline = Date.now() + timeoutMs;
+    this.#interrupt(new ConsumerClosedError('the consumer was closed during this call'));
     try {
-      if (this.config.enableAutoCommit && this.#committer !== null && this.#manual && this.#owned.length > 0) {
-        await this.#committer.commit(this.#positions(this.#owned)).catch(() => {});
+      const runtime = this.#runtime;
+      if (runtime.membership !== null && runtime.subscriptions.hasAutoAssignedPartitions) {
+        await this.#leaveGroup(deadline, 'closed', 'the consumer is being closed');
+      } else if (runtime.commits !== null && this.config.enableAutoCommit) {
+        await this.#commitQuietly(deadline);
       }
-      const member = this.#member;
-      this.#member = null;
-      if (member !== null) await member.close();
+      // Asynchronous commits still in flight get the rest of the time.
+      if (runtime.commits !== null) await this.#submit({ type: 'commits-settled', deadline });
     } finally {
       this.#closed = true;
-      this.#fetcher.close();
-      this.#metadata.close();
-      this.#pool.close();
+      this.#runtime.close(new ConsumerClosedError('the consumer was closed'));
     }
+    this.#throwPending();
   }
 
   // ---- internals ----------------------------------------------------------------------------------------------
 
-  #ensureOpen(): void {
-    if (this.#closed) throw new ConsumerClosedError('the consumer is closed');
+  #submit<Type extends ApplicationEvent['type']>(event: EventOf<Type>): ApplicationEventResults[Type] {
+    return this.#runtime.submit(event);
   }
 
-  #checkWakeup(): void {
-    if (this.#wakeup) {
-      this.#wakeup = false;
-      throw new WakeupError('poll was woken up');
+  /**
+   * Ends this member's part in the group, as Kafka's consumer does: the commit of what was consumed (auto commit),
+   * the listener, then LeaveGroup; each step within the deadline.
+   */
+  async #leaveGroup(deadline: number, ending: 'closed' | 'unjoined', reason: string): Promise<void> {
+    const step = this.#submit({ type: 'begin-leave' });
+    await this.#runStep(step, deadline);
+    await this.#bounded(this.#submit({ type: 'leave', reason, ending }), deadline);
+  }
+
+  /** Runs the rebalance steps the group has for the application, one after another, inside poll. */
+  async #runSteps(deadline: number): Promise<void> {
+    for (;;) {
+      const step = this.#submit({ type: 'take-step' });
+      if (step === null) return;
+      try {
+        // The commit before a revocation may take longer than the poll's time; the rebalance timeout bounds it.
+        await this.#runStep(step, Math.max(deadline, Date.now() + this.config.maxPollIntervalMs));
+      } finally {
+        this.#submit({ type: 'complete-step', step });
+      }
     }
+  }
+
+  async #runStep(step: RebalanceStep, deadline: number): Promise<void> {
+    const listener = this.#listener;
+    switch (step.kind) {
+      case 'revoke':
+        if (this.config.enableAutoCommit) await this.#commitQuietly(deadline);
+        if (step.partitions.length > 0 || step.notifyEmpty) {
+          await this.#tell('onPartitionsRevoked', () => listener?.onPartitionsRevoked?.(step.partitions));
+        }
+        return;
+      case 'assign':
+        await this.#tell('onPartitionsAssigned', () => listener?.onPartitionsAssigned?.(step.partitions));
+        return;
+      case 'lose':
+        if (step.partitions.length === 0) return;
+        // Kafka's default onPartitionsLost is onPartitionsRevoked; nothing is committed either way.
+        await this.#tell('onPartitionsLost', () =>
+          listener?.onPartitionsLost
+            ? listener.onPartitionsLost(step.partitions)
+            : listener?.onPartitionsRevoked?.(step.partitions),
+        );
+        return;
+    }
+  }
+
+  /** Calls a listener callback and waits for it; what it throws is rethrown after the rebalance, from poll. */
+  async #tell(callback: RebalanceListenerError['callback'], call: () => void | Promise<void>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      this.#pendingErrors.push(new RebalanceListenerError(callback, error));
+    }
+  }
+
+  /** Commits every position handed out; a failure is not thrown (as Kafka's auto commit on revocation and close). */
+  async #commitQuietly(deadline: number): Promise<void> {
+    const offsets = this.#runtime.subscriptions.allConsumed();
+    if (offsets.length === 0) return;
+    await this.#bounded(this.#submit({ type: 'commit', offsets, sync: true, deadline }), deadline).catch(() => {});
+  }
+
+  /** Under auto commit, commits what was consumed without waiting (before a manual assignment changes). */
+  #autoCommitAsync(): void {
+    if (!this.config.enableAutoCommit || this.#runtime.commits === null) return;
+    const offsets = this.#runtime.subscriptions.allConsumed();
+    if (offsets.length === 0) return;
+    void this.#submit({
+      type: 'commit',
+      offsets,
+      sync: false,
+      deadline: Date.now() + this.config.defaultApiTimeoutMs,
+    }).catch(() => {});
+  }
+
+  async #listOffsets(
+    queries: ReadonlyArray<TopicPartition & { readonly timestamp: bigint }>,
+    options: CallOptions,
+  ): Promise<Array<OffsetAndTimestamp | null>> {
+    this.#ensureOpen();
+    return this.#interruptible(
+      this.#submit({ type: 'list-offsets', queries, deadline: this.#deadline(options) }),
+      options.signal,
+    );
+  }
+
+  #topicMetadata(topics: readonly string[] | null, options: CallOptions): Promise<TopicMetadata> {
+    this.#ensureOpen();
+    return this.#interruptible(
+      this.#submit({ type: 'topic-metadata', topics, deadline: this.#deadline(options) }),
+      options.signal,
+    );
+  }
+
+  /** Races a waiting call against `wakeup()`, `close()` and the signal. */
+  #interruptible<Result>(promise: Promise<Result>, signal?: AbortSignal): Promise<Result> {
+    this.#checkInterrupt(signal);
+    return new Promise<Result>((resolve, reject) => {
+      const onInterrupt = (error: Error) => {
+        cleanup();
+        reject(error);
+      };
+      const onAbort = () => onInterrupt(signal!.reason as Error);
+      const cleanup = () => {
+        this.#interrupts.delete(onInterrupt);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.#interrupts.add(onInterrupt);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          cleanup();
+          resolve(value);
+        },
+        (error: unknown) => {
+          cleanup();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Settles with the promise, or resolves at the deadline (for close and unsubscribe: they go on regardless). */
+  #bounded<Result>(promise: Promise<Result>, deadline: number): Promise<Result | undefined> {
+    const timedOut = this.#submit({ type: 'deadline', deadline }).then(() => undefined);
+    return Promise.race([promise, timedOut]);
+  }
+
+  #interrupt(error: Error): void {
+    const waiting = [...this.#interrupts];
+    this.#interrupts.clear();
+    for (const interrupt of waiting) interrupt(error);
+  }
+
+  #checkInterrupt(signal?: AbortSignal): void {
+    if (this.#wakeupPending) {
+      this.#wakeupPending = false;
+      throw new WakeupError('the consumer was woken up');
+    }
+    signal?.throwIfAborted();
+  }
+
+  #deadline(options: CallOptions): number {
+    const timeoutMs = options.timeoutMs ?? this.config.defaultApiTimeoutMs;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError('a timeout is in ms, 0 or more');
+    return Date.now() + timeoutMs;
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed || this.#closing !== null) throw new ConsumerClosedError('the consumer is closed');
   }
 
   #throwPending(): void {
@@ -359,138 +621,34 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
     if (error !== undefined) throw error;
   }
 
-  #requireCommitter(): OffsetCommitter {
-    if (this.#committer === null) throw new Error('committing offsets needs a group.id');
-    return this.#committer;
-  }
-
-  #requireOwned(tp: TopicPartition): void {
-    if (!this.#owned.some((owned) => owned.topic === tp.topic && owned.partition === tp.partition)) {
-      throw new Error(`${describe(tp)} is not assigned to this consumer`);
+  /**
+   * Throws what the loop met that the application must act on: a fatal group error (every time), errors of
+   * fetches and offset lookups, and partitions that need a position but have no reset strategy.
+   */
+  #throwBackground(only?: readonly TopicPartition[]): void {
+    const fatal = this.#runtime.membership?.fatalError;
+    if (fatal && this.#runtime.subscriptions.hasAutoAssignedPartitions) throw fatal;
+    const [first, ...rest] = this.#runtime.takeErrors();
+    if (first !== undefined) {
+      this.#pendingErrors.push(...rest);
+      throw first;
     }
-  }
-
-  #ensureMember(): void {
-    if (this.#member !== null || this.#subscription.length === 0) return;
-    const c = this.config;
-    const member = new GroupMember({
-      groupId: c.groupId!,
-      groupInstanceId: c.groupInstanceId,
-      sessionTimeoutMs: c.sessionTimeoutMs,
-      rebalanceTimeoutMs: c.maxPollIntervalMs,
-      heartbeatIntervalMs: c.heartbeatIntervalMs,
-      retryBackoffMs: c.retryBackoffMs,
-      retryBackoffMaxMs: c.retryBackoffMaxMs,
-      requestTimeoutMs: c.requestTimeoutMs,
-      pool: this.#pool,
-      metadata: this.#metadata,
-      assignors: c.partitionAssignmentStrategy,
-      topics: this.#subscription,
-      rackId: c.clientRack,
-      listener: this.#groupListener(),
-      onFatal: (error) => this.#pendingErrors.push(error),
-      onListenerError: (error) => this.#pendingErrors.push(error),
-    });
-    this.#member = member;
-    member.start();
-  }
-
-  /** What the group member tells us, turned into fetcher state, commits and the user's listener. */
-  #groupListener(): RebalanceListener {
-    return {
-      onPartitionsRevoked: async (partitions) => {
-        if (this.config.enableAutoCommit) {
-          // Commit what was handed out before the partitions go (Kafka's consumer does this in onJoinPrepare).
-          await this.#committer!.commit(this.#positions(partitions)).catch((error: unknown) => {
-            this.#pendingErrors.push(error as Error);
-          });
-        }
-        try {
-          await this.#listener?.onPartitionsRevoked?.(partitions);
-        } finally {
-          this.#removeOwned(partitions);
-        }
-      },
-      onPartitionsLost: async (partitions) => {
-        try {
-          // Kafka's default for onPartitionsLost is onPartitionsRevoked; nothing is committed either way.
-          if (this.#listener?.onPartitionsLost) await this.#listener.onPartitionsLost(partitions);
-          else await this.#listener?.onPartitionsRevoked?.(partitions);
-        } finally {
-          this.#removeOwned(partitions);
-        }
-      },
-      onPartitionsAssigned: async (partitions) => {
-        this.#owned = [...this.#owned, ...partitions];
-        this.#fetcher.assign(this.#owned);
-        await this.#listener?.onPartitionsAssigned?.(partitions);
-      },
-    };
-  }
-
-  #removeOwned(partitions: readonly TopicPartition[]): void {
-    const gone = new Set(partitions.map(keyOf));
-    this.#owned = this.#owned.filter((tp) => !gone.has(keyOf(tp)));
-    this.#fetcher.assign(this.#owned);
-  }
-
-  /** Positions (next offsets) of the partitions that have one, as offsets to commit. */
-  #positions(partitions: readonly TopicPartition[]): OffsetToCommit[] {
-    const owned = new Set(this.#owned.map(keyOf));
-    const result: OffsetToCommit[] = [];
-    for (const tp of partitions) {
-      if (!owned.has(keyOf(tp))) continue;
-      const position = this.#fetcher.position(tp);
-      if (position !== null) result.push({ topic: tp.topic, partition: tp.partition, offset: position });
-    }
-    return result;
-  }
-
-  async #maybeAutoCommit(): Promise<void> {
-    if (!this.config.enableAutoCommit || this.#committer === null) return;
-    const now = Date.now();
-    if (now < this.#nextAutoCommit) return;
-    this.#nextAutoCommit = now + this.config.autoCommitIntervalMs;
-    const offsets = this.#positions(this.#owned);
-    if (offsets.length === 0) return;
-    // Asynchronous, as Kafka's auto commit: a failure is retried at the next interval.
-    this.#committer.commit(offsets).catch(() => {});
-  }
-
-  /** Gives a position to every owned partition that needs one: its committed offset, else auto.offset.reset. */
-  async #updatePositions(deadline: number, only?: readonly TopicPartition[]): Promise<void> {
-    let needing = this.#fetcher.partitionsNeedingPosition();
-    if (only !== undefined) {
-      const wanted = new Set(only.map(keyOf));
-      needing = needing.filter((tp) => wanted.has(keyOf(tp)));
-    }
-    if (needing.length === 0) return;
-    const timeoutMs = Math.max(1, deadline - Date.now());
-    const withoutPosition = needing.filter((tp) => this.#fetcher.position(tp) === null);
-    const outOfRange = needing.filter((tp) => this.#fetcher.position(tp) !== null);
-    const toReset: TopicPartition[] = [...outOfRange];
-    if (withoutPosition.length > 0) {
-      if (this.#committer !== null) {
-        const committed = await this.#committer.committed(withoutPosition, { timeoutMs });
-        withoutPosition.forEach((tp, index) => {
-          const entry = committed[index];
-          if (entry) this.#fetcher.seek(tp, entry.offset);
-          else toReset.push(tp);
-        });
-      } else {
-        toReset.push(...withoutPosition);
+    const noOffset: TopicPartition[] = [];
+    const outOfRange: Array<TopicPartition & { offset: bigint }> = [];
+    for (const state of this.#runtime.subscriptions.partitions()) {
+      if (state.fetchState !== 'awaiting-reset' || state.resetStrategy !== 'none') continue;
+      if (
+        only !== undefined &&
+        !only.some((tp) => tp.topic === state.tp.topic && tp.partition === state.tp.partition)
+      ) {
+        continue;
       }
+      if (state.resetReason?.kind === 'out-of-range')
+        outOfRange.push({ ...state.tp, offset: state.resetReason.offset });
+      else noOffset.push(state.tp);
     }
-    if (toReset.length === 0) return;
-    const strategy = this.config.autoOffsetReset;
-    if (strategy === 'none') {
-      throw new NoOffsetForPartitionError(toReset, 'no committed offset or an out-of-range position');
-    }
-    const offsets =
-      strategy === 'earliest'
-        ? await this.#lookup.beginningOffsets(toReset, { timeoutMs })
-        : await this.#lookup.endOffsets(toReset, { timeoutMs });
-    for (const [index, tp] of toReset.entries()) this.#fetcher.seek(tp, offsets[index]!);
+    if (outOfRange.length > 0) throw new OffsetOutOfRangeError(outOfRange);
+    if (noOffset.length > 0) throw new NoOffsetForPartitionError(noOffset);
   }
 
   /** Applies the deserializers; on a failure, returns what came before and keeps the failing record for later. */
@@ -512,13 +670,7 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
         const value = valueDeserializer(record.value, context);
         result.push({ ...record, key, value });
       } catch (error) {
-        // Nothing from here on is lost: every partition goes back to its first record not returned.
-        const rewound = new Set<string>();
-        for (const later of records.slice(index)) {
-          if (rewound.has(keyOf(later))) continue;
-          rewound.add(keyOf(later));
-          this.#fetcher.seek(later, later.offset);
-        }
+        this.#rewind(records, index);
         const failure = new RecordDeserializationError(record, part, error);
         if (result.length === 0) throw failure;
         this.#pendingErrors.push(failure);
@@ -527,46 +679,43 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
     }
     return result;
   }
-}
 
-function connectionOptions(c: ConsumerConfig): Omit<ConnectionOptions, 'host' | 'port'> {
-  const tls = c.securityProtocol === 'SSL' || c.securityProtocol === 'SASL_SSL';
-  const sasl = c.securityProtocol === 'SASL_PLAINTEXT' || c.securityProtocol === 'SASL_SSL';
-  const saslOptions: SaslOptions | null = sasl
-    ? { mechanism: c.saslMechanism, username: c.saslUsername!, password: c.saslPassword! }
-    : null;
-  return {
-    clientId: c.clientId === '' ? null : c.clientId,
-    requestTimeoutMs: c.requestTimeoutMs,
-    connectTimeoutMs: c.socketConnectionSetupTimeoutMs,
-    receiveBufferBytes: c.receiveBufferBytes,
-    sendBufferBytes: c.sendBufferBytes,
-    tls: tls
-      ? {
-          ...(c.sslCa ? { ca: c.sslCa } : {}),
-          ...(c.sslCertificate ? { cert: c.sslCertificate } : {}),
-          ...(c.sslKey ? { key: c.sslKey.reveal() } : {}),
-          ...(c.sslEndpointIdentificationAlgorithm === '' ? { checkServerIdentity: () => undefined } : {}),
-        }
-      : null,
-    sasl: saslOptions,
-  };
+  /** Nothing from `from` on is lost: every partition goes back to its first record not returned. */
+  #rewind(records: readonly ConsumerRecord[], from: number): void {
+    const rewound = new Set<string>();
+    for (let index = from; index < records.length; index++) {
+      const record = records[index]!;
+      const key = `${record.topic}\u0000${record.partition}`;
+      if (rewound.has(key)) continue;
+      rewound.add(key);
+      this.#submit({ type: 'seek', partition: record, offset: record.offset, leaderEpoch: record.leaderEpoch });
+    }
+  }
 }
 
 function toOffsetToCommit(entry: TopicPartition & OffsetAndMetadata): OffsetToCommit {
   return {
     topic: entry.topic,
     partition: entry.partition,
-    offset: entry.offset,
+    offset: BigInt(entry.offset),
     ...(entry.leaderEpoch === undefined ? {} : { leaderEpoch: entry.leaderEpoch }),
     ...(entry.metadata === undefined ? {} : { metadata: entry.metadata }),
   };
 }
 
-function keyOf({ topic, partition }: TopicPartition): string {
-  return `${topic}\u0000${partition}`;
+function required(entry: OffsetAndTimestamp | null, tp: TopicPartition): bigint {
+  if (entry === null) throw new Error(`ListOffsets gave no offset for ${describePartition(tp)}`);
+  return entry.offset;
 }
 
-function describe({ topic, partition }: TopicPartition): string {
-  return `${topic}-${partition}`;
+function partitionInfos(info: TopicInfo, brokers: ReadonlyMap<number, BrokerInfo>): PartitionInfo[] {
+  const node = (id: number): Node => brokers.get(id) ?? { nodeId: id, host: '', port: -1, rack: null };
+  return info.partitions.map((partition) => ({
+    topic: info.name,
+    partition: partition.partition,
+    leader: partition.leaderId < 0 ? null : node(partition.leaderId),
+    replicas: partition.replicas.map(node),
+    inSyncReplicas: partition.isr.map(node),
+    offlineReplicas: partition.offlineReplicas.map(node),
+  }));
 }

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { ClusterMetadata, ConnectionPool } from '@sluice/net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTopic, produce } from '../../fetch/test/topic-helpers.ts';
 import { type ConsumerRecord, KafkaConsumer, RecordDeserializationError, WakeupError } from '../src/index.ts';
+import { createTopic, produce } from './topic-helpers.ts';
 
 const kafka = inject('kafka');
 const bootstrap = kafka.bootstrap.PLAINTEXT!;

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ClusterMetadata, ConnectionPool } from '@sluice/net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createTopic, produce } from '../../fetch/test/topic-helpers.ts';
 import { KafkaConsumer } from '../src/index.ts';
+import { createTopic, produce } from './topic-helpers.ts';
 
 const kafka = inject('kafka');
 const pool = new ConnectionPool({ connection: { clientId: 'sluice-consumer-security-setup' } });

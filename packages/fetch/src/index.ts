@@ -1,15 +1,7 @@
 // @sluice/fetch: the fetch pipeline.
 
-export { Fetcher, type FetcherOptions } from './fetcher.ts';
-
-export {
-  EARLIEST_TIMESTAMP,
-  LATEST_TIMESTAMP,
-  type OffsetAndTimestamp,
-  OffsetLookup,
-  type OffsetLookupOptions,
-  type TopicPartition,
-} from './offset-lookup.ts';
+export { type CompletedFetch, FetchBuffer } from './fetch-buffer.ts';
+export { FetchManager, type FetchManagerOptions, PREFETCH_RECORDS } from './fetch-manager.ts';
 export {
   type AbortedTransactionRange,
   type ConsumerRecord,

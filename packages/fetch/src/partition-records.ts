@@ -12,12 +12,8 @@ import {
   type KafkaRecord,
   RecordBatch,
   type RecordHeader,
+  type TopicPartition,
 } from '@sluice/protocol';
-
-export interface TopicPartition {
-  readonly topic: string;
-  readonly partition: number;
-}
 
 /** A record as the consumer returns it. */
 export interface ConsumerRecord<Key = Uint8Array | null, Value = Uint8Array | null> extends TopicPartition {

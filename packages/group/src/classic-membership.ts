@@ -5,8 +5,9 @@
  *
  * The rules follow Kafka's consumer (AbstractCoordinator, KIP-345 static membership, KIP-394 member id required,
  * KIP-814 skip assignment):
- * - The coordinator is found with FindCoordinator; any coordinator error or lost connection forgets it, and it is
- *   found again after `retry.backoff.ms`.
+ * - The coordinator comes from the shared CoordinatorManager; any coordinator error or lost connection marks it
+ *   unknown there, and requests in flight to a coordinator that is no longer current are dropped (their answers,
+ *   if they come, are ignored).
  * - Joining: JoinGroup (first with an empty member id; the broker answers MEMBER_ID_REQUIRED with one, and the
  *   join is sent again with it), then SyncGroup. The leader computes the assignment in between (`assign-as-leader`
  *   event, answered with `completeLeaderAssignment`). JoinGroup and SyncGroup errors that a new attempt can fix
@@ -22,7 +23,7 @@
  * - `leave` (close): a dynamic member sends LeaveGroup so the group rebalances at once; a static member does not
  *   (its membership ends when its session times out, so a restart within it keeps the assignment).
  *
- * At most one FindCoordinator, one JoinGroup/SyncGroup/LeaveGroup and one Heartbeat are in flight. A response is
+ * At most one JoinGroup/SyncGroup/LeaveGroup and one Heartbeat are in flight. A response is
  * matched to the request object it answers; a response to a request that is no longer current is ignored.
  */
 import { backoffMs, ErrorCode, KafkaError } from '@sluice/net';
@@ -32,10 +33,13 @@ import type {
   SyncGroupRequestAssignment,
   SyncGroupResponse,
 } from '@sluice/protocol';
+import type { CoordinatorView } from './coordinator-manager.ts';
 
 export interface ClassicMembershipOptions {
   /** `group.id`. */
   readonly groupId: string;
+  /** The group's coordinator, shared with the commits. */
+  readonly coordinator: CoordinatorView;
   /** `group.instance.id` (static membership), or null. */
   readonly groupInstanceId?: string | null;
   /** `session.timeout.ms`, Kafka's default 45000. */
@@ -53,7 +57,7 @@ export interface ClassicMembershipOptions {
 export type MembershipState =
   /** Not in the group: before the first join, after leaving or losing the membership. */
   | 'unjoined'
-  /** Finding the coordinator and sending JoinGroup until it succeeds. */
+  /** Waiting for the coordinator and sending JoinGroup until it succeeds. */
   | 'joining'
   /** The leader: waiting for the consumer to compute the assignment. */
   | 'assigning'
@@ -69,7 +73,6 @@ export type MembershipState =
 
 /** The requests the membership asks the driver to send. The driver reports each outcome with the matching `on*`. */
 export type MembershipRequest =
-  | { readonly kind: 'find-coordinator'; readonly groupId: string }
   | {
       readonly kind: 'join-group';
       readonly coordinator: number;
@@ -167,10 +170,10 @@ export class ClassicMembership {
   readonly #retryBackoffMs: number;
   readonly #retryBackoffMaxMs: number;
   readonly #random: () => number;
+  readonly #coordinator: CoordinatorView;
 
   #state: MembershipState = 'unjoined';
   #events: MembershipEvent[] = [];
-  #coordinator: number | null = null;
   #memberId = '';
   #generation: Generation | null = null;
   /** Set while a JoinGroup should be (re)sent, with the reason. */
@@ -181,12 +184,9 @@ export class ClassicMembership {
   /** Where `leaving` ends: `closed` for close(), `unjoined` after a poll timeout (the consumer may join again). */
   #afterLeave: 'closed' | 'unjoined' = 'closed';
 
-  #findInFlight: MembershipRequest | null = null;
   #groupInFlight: MembershipRequest | null = null;
   #heartbeatInFlight: MembershipRequest | null = null;
   /** Consecutive failures, for the backoff of the next attempt, and when that attempt may start. */
-  #findFailures = 0;
-  #findNotBefore = 0;
   #joinFailures = 0;
   #joinNotBefore = 0;
   #heartbeatNotBefore = 0;
@@ -204,6 +204,7 @@ export class ClassicMembership {
     this.#retryBackoffMs = options.retryBackoffMs ?? 100;
     this.#retryBackoffMaxMs = options.retryBackoffMaxMs ?? 1_000;
     this.#random = options.random ?? Math.random;
+    this.#coordinator = options.coordinator;
     if (this.heartbeatIntervalMs >= this.sessionTimeoutMs) {
       throw new RangeError(
         `heartbeat.interval.ms (${this.heartbeatIntervalMs}) must be lower than session.timeout.ms (${this.sessionTimeoutMs})`,
@@ -217,7 +218,7 @@ export class ClassicMembership {
 
   /** The coordinator's node id, or null while it is unknown. */
   get coordinator(): number | null {
-    return this.#coordinator;
+    return this.#coordinator.coordinator;
   }
 
   /** The member id the coordinator gave this member ('' before the first JoinGroup answered). */
@@ -267,20 +268,25 @@ export class ClassicMembership {
     this.#restartJoin(now, `the assignment failed: ${error.message}`, { backoff: true });
   }
 
-  /** Leave the group (close): LeaveGroup for a dynamic member in a generation, then `left`. */
-  leave(reason = 'the consumer is being closed'): void {
+  /**
+   * Leave the group: LeaveGroup for a dynamic member in a generation, then `left`. Afterwards the membership is
+   * `closed` (close), or `unjoined` (unsubscribe: it may join again).
+   */
+  leave(reason = 'the consumer is being closed', options: { ending?: 'closed' | 'unjoined' } = {}): void {
     if (this.#state === 'leaving') {
-      this.#afterLeave = 'closed';
+      this.#afterLeave = options.ending ?? 'closed';
       return;
     }
     if (this.#state === 'closed' || this.#state === 'failed') return;
+    this.#afterLeave = options.ending ?? 'closed';
     const dynamicMember = this.groupInstanceId === null && this.#memberId !== '';
     this.#generation = null;
     this.#joinReason = null;
     this.#pendingAssignments = null;
     this.#groupInFlight = null;
     this.#heartbeatInFlight = null;
-    if (dynamicMember && this.#coordinator !== null) {
+    // Kafka's consumer leaves only through a coordinator it knows; otherwise the session expires instead.
+    if (dynamicMember && this.#coordinator.coordinator !== null) {
       this.#leaveReason = reason;
       this.#state = 'leaving';
     } else {
@@ -295,14 +301,18 @@ export class ClassicMembership {
     const requests: MembershipRequest[] = [];
     if (this.#state === 'closed' || this.#state === 'failed') return requests;
     this.#checkTimeouts(now);
-    if (this.#coordinator === null) {
-      if (this.#needsCoordinator() && this.#findInFlight === null && now >= this.#findNotBefore) {
-        this.#findInFlight = { kind: 'find-coordinator', groupId: this.groupId };
-        requests.push(this.#findInFlight);
+    const coordinator = this.#coordinator.coordinator;
+    this.#dropRequestsToOldCoordinator(coordinator);
+    if (coordinator === null) {
+      if (!this.#needsCoordinator()) return requests;
+      const fatal = this.#coordinator.fatalError;
+      if (fatal !== null) {
+        this.#fail(fatal);
+        return requests;
       }
+      this.#coordinator.need();
       return requests;
     }
-    const coordinator = this.#coordinator;
     if (this.#groupInFlight === null) {
       const request = this.#nextGroupRequest(coordinator, now);
       if (request !== null) {
@@ -330,9 +340,6 @@ export class ClassicMembership {
   nextDeadline(now: number): number {
     if (this.#state === 'closed' || this.#state === 'failed') return Number.POSITIVE_INFINITY;
     let deadline = Number.POSITIVE_INFINITY;
-    if (this.#coordinator === null && this.#needsCoordinator() && this.#findInFlight === null) {
-      deadline = Math.min(deadline, Math.max(now, this.#findNotBefore));
-    }
     if (this.#state === 'joining' && this.#groupInFlight === null) {
       deadline = Math.min(deadline, Math.max(now, this.#joinNotBefore));
     }
@@ -345,23 +352,6 @@ export class ClassicMembership {
   }
 
   // ---- outcomes -----------------------------------------------------------------------------------------------
-
-  onFindCoordinator(request: MembershipRequest, result: { nodeId: number } | { errorCode: number }, now: number): void {
-    if (request !== this.#findInFlight) return;
-    this.#findInFlight = null;
-    if ('nodeId' in result) {
-      this.#findFailures = 0;
-      this.#coordinator = result.nodeId;
-      // A fresh coordinator gets a heartbeat at once rather than after a full interval.
-      this.#heartbeatNotBefore = now;
-      return;
-    }
-    if (FATAL_ERRORS.has(result.errorCode)) {
-      this.#fail(new KafkaError(result.errorCode, { context: `FindCoordinator for group ${this.groupId}` }));
-      return;
-    }
-    this.#findNotBefore = now + this.#backoff(this.#findFailures++);
-  }
 
   onJoinGroup(request: MembershipRequest, response: JoinGroupResponse, now: number): void {
     if (request !== this.#groupInFlight || request.kind !== 'join-group') return;
@@ -475,7 +465,7 @@ export class ClassicMembership {
       return;
     }
     if (COORDINATOR_ERRORS.has(errorCode)) {
-      this.#forgetCoordinator();
+      this.#forgetCoordinator(`the heartbeat failed with ${new KafkaError(errorCode).errorName}`, now);
       return;
     }
     if (FATAL_ERRORS.has(errorCode)) {
@@ -497,14 +487,9 @@ export class ClassicMembership {
 
   /** A request could not be sent or answered (lost connection, timeout). */
   onRequestFailed(request: MembershipRequest, error: Error, now: number): void {
-    if (request === this.#findInFlight) {
-      this.#findInFlight = null;
-      this.#findNotBefore = now + this.#backoff(this.#findFailures++);
-      return;
-    }
     if (request === this.#heartbeatInFlight) {
       this.#heartbeatInFlight = null;
-      this.#forgetCoordinator();
+      this.#forgetCoordinator(`the heartbeat failed: ${error.message}`, now);
       return;
     }
     if (request !== this.#groupInFlight) return;
@@ -513,7 +498,10 @@ export class ClassicMembership {
       this.#close();
       return;
     }
-    this.#forgetCoordinator();
+    this.#forgetCoordinator(
+      `${request.kind === 'sync-group' ? 'SyncGroup' : 'JoinGroup'} failed: ${error.message}`,
+      now,
+    );
     if (request.kind === 'sync-group') {
       this.#restartJoin(now, `SyncGroup failed: ${error.message}`, { backoff: true });
     } else {
@@ -536,7 +524,7 @@ export class ClassicMembership {
   #heartbeating(): boolean {
     return (
       this.#generation !== null &&
-      this.#coordinator !== null &&
+      this.#coordinator.coordinator !== null &&
       // Not while JoinGroup runs: the pending join keeps the member in the group, as in Kafka's consumer.
       (this.#state === 'stable' || this.#state === 'assigning' || this.#state === 'syncing')
     );
@@ -591,11 +579,12 @@ export class ClassicMembership {
     if (this.#heartbeating() && now - this.#lastHeartbeatAnswered >= this.sessionTimeoutMs) {
       // Kafka's consumer: the session timed out without a heartbeat answer; find the coordinator again.
       this.#lastHeartbeatAnswered = now;
-      this.#forgetCoordinator();
+      this.#forgetCoordinator(`no heartbeat was answered for session.timeout.ms (${this.sessionTimeoutMs} ms)`, now);
     }
     if (this.#generation !== null && this.#state !== 'leaving' && now - this.#lastPoll >= this.rebalanceTimeoutMs) {
       const reason = `the application did not poll for max.poll.interval.ms (${this.rebalanceTimeoutMs} ms)`;
-      const dynamicMember = this.groupInstanceId === null && this.#memberId !== '' && this.#coordinator !== null;
+      const dynamicMember =
+        this.groupInstanceId === null && this.#memberId !== '' && this.#coordinator.coordinator !== null;
       const memberId = this.#memberId;
       this.#lose(reason);
       if (dynamicMember) {
@@ -615,7 +604,7 @@ export class ClassicMembership {
       return;
     }
     if (COORDINATOR_ERRORS.has(code)) {
-      this.#forgetCoordinator();
+      this.#forgetCoordinator(`${api} failed with ${new KafkaError(code).errorName}`, now);
       if (this.#state === 'syncing') this.#restartJoin(now, `${api}: the coordinator moved`, { backoff: false });
       return;
     }
@@ -643,11 +632,23 @@ export class ClassicMembership {
     this.#events.push({ type: 'lost', reason });
   }
 
-  #forgetCoordinator(): void {
-    this.#coordinator = null;
+  #forgetCoordinator(reason: string, now: number): void {
+    this.#coordinator.markUnknown(reason, now);
     // The requests in flight to it are dropped: their answers, if they come, are ignored.
     this.#groupInFlight = null;
     this.#heartbeatInFlight = null;
+  }
+
+  /** Someone (a commit, another request) found the coordinator moved: what is in flight to the old one is dropped. */
+  #dropRequestsToOldCoordinator(coordinator: number | null): void {
+    if (this.#heartbeatInFlight !== null && this.#heartbeatInFlight.coordinator !== coordinator) {
+      this.#heartbeatInFlight = null;
+    }
+    const group = this.#groupInFlight;
+    if (group === null || group.coordinator === coordinator) return;
+    this.#groupInFlight = null;
+    // A LeaveGroup that cannot reach its coordinator is as good as sent: the session expires instead.
+    if (group.kind === 'leave-group') this.#close();
   }
 
   #fail(error: Error): void {
@@ -655,7 +656,6 @@ export class ClassicMembership {
     this.#generation = null;
     this.#groupInFlight = null;
     this.#heartbeatInFlight = null;
-    this.#findInFlight = null;
     this.#events.push({ type: 'fatal', error });
   }
 

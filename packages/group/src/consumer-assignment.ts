@@ -23,6 +23,7 @@ import {
   ProtocolError,
   type SyncGroupRequestAssignment,
 } from '@sluice/protocol';
+import { compareTopicPartitions, describePartition, TopicPartitionSet } from '@sluice/runtime';
 
 /** A rebalance cannot go on: the configuration, a member's data or the assignor's result is unusable. */
 export class GroupAssignmentError extends Error {
@@ -57,7 +58,7 @@ export function rebalanceProtocolOf(assignors: readonly PartitionAssignor[]): Re
 }
 
 /** What a member tells the group about itself when it joins. */
-export interface SubscriptionState {
+export interface JoinSubscription {
   /** The topics it subscribes to. */
   readonly topics: ReadonlySet<string>;
   /** The partitions it owns now (always empty in an EAGER rebalance: everything was revoked before joining). */
@@ -75,7 +76,7 @@ export interface SubscriptionState {
  */
 export function joinGroupProtocols(
   assignors: readonly PartitionAssignor[],
-  state: SubscriptionState,
+  state: JoinSubscription,
 ): JoinGroupRequestProtocol[] {
   const topics = [...state.topics].sort(compareStrings);
   const ownedPartitions = groupByTopic(state.ownedPartitions).map(([topic, partitions]) => ({ topic, partitions }));
@@ -205,18 +206,18 @@ function checkCooperative(
   subscriptions: ReadonlyMap<string, MemberSubscription>,
   result: ReadonlyMap<string, MemberAssignment>,
 ): void {
-  const revoked = new Set<string>();
-  const added: string[] = [];
+  const revoked = new TopicPartitionSet();
+  const added: TopicPartition[] = [];
   for (const [memberId, subscription] of subscriptions) {
-    const owned = new Set(subscription.ownedPartitions.map(keyOf));
-    const assigned = new Set((result.get(memberId)?.partitions ?? []).map(keyOf));
-    for (const key of owned) if (!assigned.has(key)) revoked.add(key);
-    for (const key of assigned) if (!owned.has(key)) added.push(key);
+    const owned = new TopicPartitionSet(subscription.ownedPartitions);
+    const assigned = new TopicPartitionSet(result.get(memberId)?.partitions ?? []);
+    for (const tp of owned) if (!assigned.has(tp)) revoked.add(tp);
+    for (const tp of assigned) if (!owned.has(tp)) added.push(tp);
   }
-  const transferred = added.filter((key) => revoked.has(key)).sort(compareStrings);
+  const transferred = added.filter((tp) => revoked.has(tp)).sort(compareTopicPartitions);
   if (transferred.length > 0) {
     throw new GroupAssignmentError(
-      `the assignor "${assignor}" broke the COOPERATIVE protocol: it moved ${transferred.join(', ')} to a new owner in the same rebalance that revokes them`,
+      `the assignor "${assignor}" broke the COOPERATIVE protocol: it moved ${transferred.map(describePartition).join(', ')} to a new owner in the same rebalance that revokes them`,
     );
   }
 }
@@ -238,10 +239,6 @@ function groupByTopic(partitions: readonly TopicPartition[]): Array<[string, num
   }
   for (const list of byTopic.values()) list.sort((a, b) => a - b);
   return [...byTopic];
-}
-
-function keyOf({ topic, partition }: TopicPartition): string {
-  return `${topic}-${partition}`;
 }
 
 /** Java's String.compareTo order (UTF-16 code units). */

@@ -8,13 +8,25 @@ export {
   type MembershipState,
 } from './classic-membership.ts';
 export {
+  assignorMetadata,
+  ClassicMembershipManager,
+  type ClassicMembershipManagerOptions,
+} from './classic-membership-manager.ts';
+export {
   acceptAssignment,
   assignAsLeader,
   decodeGroupSubscriptions,
   GroupAssignmentError,
   type GroupSubscriptions,
+  type JoinSubscription,
   joinGroupProtocols,
   rebalanceProtocolOf,
-  type SubscriptionState,
 } from './consumer-assignment.ts';
-export { assignorMetadata, GroupMember, type GroupMemberOptions, type RebalanceListener } from './group-member.ts';
+export { CoordinatorManager, type CoordinatorManagerOptions, type CoordinatorView } from './coordinator-manager.ts';
+export type {
+  CommitIdentity,
+  CommitPermission,
+  ConsumerGroupMetadata,
+  Membership,
+  RebalanceStep,
+} from './membership.ts';

@@ -1,5 +1,5 @@
 /** The classic membership state machine, driven by a fake clock and scripted coordinator answers. */
-import { ErrorCode, KafkaError } from '@sluice/net';
+import { type ClusterSnapshot, ErrorCode, KafkaError } from '@sluice/net';
 import {
   defaultJoinGroupResponse,
   defaultSyncGroupResponse,
@@ -13,6 +13,8 @@ import {
   type MembershipEvent,
   type MembershipRequest,
 } from '../src/classic-membership.ts';
+import { CoordinatorManager } from '../src/coordinator-manager.ts';
+import { answerFindCoordinator } from './coordinator-answers.ts';
 
 const ASSIGNMENT = new Uint8Array([0, 3, 0, 0, 0, 0, 255, 255, 255, 255]);
 
@@ -30,10 +32,19 @@ function syncAnswer(patch: Partial<SyncGroupResponse> = {}): SyncGroupResponse {
   };
 }
 
-/** The machine, a clock, and helpers that expect exactly one request of a kind. */
+/** The machine, its coordinator manager, a clock, and helpers that expect exactly one request of a kind. */
 function setup(options: Partial<ClassicMembershipOptions> = {}) {
+  const coordinator = new CoordinatorManager({
+    groupId: 'group',
+    metadata: { snapshot: {} as ClusterSnapshot },
+    requestTimeoutMs: 30_000,
+    retryBackoffMs: 100,
+    retryBackoffMaxMs: 1_000,
+    random: () => 0.5,
+  });
   const membership = new ClassicMembership({
     groupId: 'group',
+    coordinator,
     sessionTimeoutMs: 10_000,
     heartbeatIntervalMs: 3_000,
     rebalanceTimeoutMs: 60_000,
@@ -50,11 +61,17 @@ function setup(options: Partial<ClassicMembershipOptions> = {}) {
   };
   const none = () => expect(membership.poll(clock.now)).toEqual([]);
   const events = () => membership.takeEvents();
+  /** The membership asked for the coordinator: the coordinator manager looks it up, and the broker answers. */
+  const discover = (nodeId: number, errorCode = 0) => {
+    none();
+    const { requests } = coordinator.poll(clock.now);
+    expect(requests).toHaveLength(1);
+    answerFindCoordinator(requests[0]!, { nodeId, errorCode, now: clock.now });
+  };
   /** Joins as the only member (the leader), through MEMBER_ID_REQUIRED, and reaches `stable` in generation 1. */
   const joinAsLeader = (memberId = 'member-1', generationId = 1) => {
     membership.join(clock.now);
-    const find = only('find-coordinator');
-    membership.onFindCoordinator(find, { nodeId: 7 }, clock.now);
+    discover(7);
     let join = only('join-group');
     if (join.memberId === '') {
       membership.onJoinGroup(join, joinAnswer({ errorCode: ErrorCode.MEMBER_ID_REQUIRED, memberId }), clock.now);
@@ -80,19 +97,18 @@ function setup(options: Partial<ClassicMembershipOptions> = {}) {
     ]);
     expect(membership.state).toBe('stable');
   };
-  return { membership, clock, only, none, events, joinAsLeader };
+  return { membership, coordinator, clock, only, none, events, discover, joinAsLeader };
 }
 
 describe('ClassicMembership: joining', () => {
   it('finds the coordinator, joins (KIP-394 member id), assigns as leader, syncs and becomes stable', () => {
-    const { membership, clock, only, none, events } = setup();
+    const { membership, coordinator, clock, only, none, events, discover } = setup();
     expect(membership.poll(clock.now)).toEqual([]);
+    // Not in the group: nobody asks for the coordinator.
+    expect(coordinator.poll(clock.now).requests).toEqual([]);
     membership.join(clock.now);
     expect(membership.state).toBe('joining');
-    const find = only('find-coordinator');
-    expect(find.groupId).toBe('group');
-    none();
-    membership.onFindCoordinator(find, { nodeId: 7 }, clock.now);
+    discover(7);
     const first = only('join-group');
     expect(first).toMatchObject({
       coordinator: 7,
@@ -141,9 +157,9 @@ describe('ClassicMembership: joining', () => {
 
   it('a follower, or a static leader told to skip the assignment (KIP-814), syncs with no assignments', () => {
     for (const leader of ['member-0', 'member-1']) {
-      const { membership, clock, only, events } = setup();
+      const { membership, clock, only, events, discover } = setup();
       membership.join(clock.now);
-      membership.onFindCoordinator(only('find-coordinator'), { nodeId: 1 }, clock.now);
+      discover(1);
       membership.onJoinGroup(
         only('join-group'),
         joinAnswer({ generationId: 2, memberId: 'member-1', leader, skipAssignment: leader === 'member-1' }),
@@ -155,9 +171,9 @@ describe('ClassicMembership: joining', () => {
   });
 
   it('retries what a new attempt can fix, and fails on what it cannot', () => {
-    const { membership, clock, only, none, events } = setup();
+    const { membership, clock, only, none, events, discover } = setup();
     membership.join(clock.now);
-    membership.onFindCoordinator(only('find-coordinator'), { nodeId: 1 }, clock.now);
+    discover(1);
     // Loading: the same coordinator, after the backoff (100 ms, then 200 ms).
     membership.onJoinGroup(
       only('join-group'),
@@ -173,7 +189,7 @@ describe('ClassicMembership: joining', () => {
     // Not the coordinator any more: find it again, then join.
     membership.onJoinGroup(again, joinAnswer({ errorCode: ErrorCode.NOT_COORDINATOR }), clock.now);
     expect(membership.coordinator).toBeNull();
-    membership.onFindCoordinator(only('find-coordinator'), { nodeId: 2 }, clock.now);
+    discover(2);
     const fatal = only('join-group');
     expect(fatal.coordinator).toBe(2);
     membership.onJoinGroup(fatal, joinAnswer({ errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL }), clock.now);
@@ -186,32 +202,20 @@ describe('ClassicMembership: joining', () => {
     expect(membership.nextDeadline(clock.now)).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('backs off FindCoordinator failures exponentially, and fails on authorization', () => {
-    const { membership, clock, only, none } = setup();
+  it('fails when the coordinator cannot be looked up for good (authorization)', () => {
+    const { membership, clock, events, discover } = setup();
     membership.join(clock.now);
-    membership.onFindCoordinator(
-      only('find-coordinator'),
-      { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE },
-      clock.now,
-    );
-    none();
-    clock.now = 100;
-    membership.onRequestFailed(only('find-coordinator'), new Error('connection lost'), clock.now);
-    clock.now = 299;
-    none();
-    clock.now = 300;
-    membership.onFindCoordinator(
-      only('find-coordinator'),
-      { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED },
-      clock.now,
-    );
+    discover(-1, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    expect(membership.poll(clock.now)).toEqual([]);
     expect(membership.state).toBe('failed');
+    const [event] = events();
+    expect((event as Extract<MembershipEvent, { type: 'fatal' }>).error.message).toMatch(/GROUP_AUTHORIZATION_FAILED/);
   });
 
   it('starts the rebalance again when SyncGroup says another one began, or the leader cannot assign', () => {
-    const { membership, clock, only, events } = setup();
+    const { membership, clock, only, events, discover } = setup();
     membership.join(clock.now);
-    membership.onFindCoordinator(only('find-coordinator'), { nodeId: 1 }, clock.now);
+    discover(1);
     membership.onJoinGroup(
       only('join-group'),
       joinAnswer({ generationId: 1, memberId: 'm', leader: 'other' }),
@@ -294,22 +298,22 @@ describe('ClassicMembership: in the group', () => {
   });
 
   it('finds the coordinator again after NOT_COORDINATOR or a lost heartbeat, and heartbeats to the new one at once', () => {
-    const { membership, clock, only, joinAsLeader } = setup();
+    const { membership, clock, only, joinAsLeader, discover } = setup();
     joinAsLeader();
     clock.now = 3_000;
     membership.onHeartbeat(only('heartbeat'), ErrorCode.NOT_COORDINATOR, clock.now);
-    membership.onFindCoordinator(only('find-coordinator'), { nodeId: 8 }, clock.now);
+    discover(8);
     const beat = only('heartbeat');
     expect(beat.coordinator).toBe(8);
     membership.onRequestFailed(beat, new Error('connection lost'), clock.now);
     expect(membership.coordinator).toBeNull();
     expect(membership.state).toBe('stable');
-    membership.onFindCoordinator(only('find-coordinator'), { nodeId: 8 }, clock.now);
+    discover(8);
     only('heartbeat');
   });
 
   it('forgets the coordinator when no heartbeat is answered for session.timeout.ms', () => {
-    const { membership, clock, only, none, joinAsLeader } = setup();
+    const { membership, coordinator, clock, only, none, joinAsLeader } = setup();
     joinAsLeader();
     clock.now = 3_000;
     const unanswered = only('heartbeat');
@@ -317,7 +321,9 @@ describe('ClassicMembership: in the group', () => {
     clock.now = 9_999;
     none();
     clock.now = 10_000;
-    only('find-coordinator');
+    none();
+    expect(membership.coordinator).toBeNull();
+    expect(coordinator.poll(clock.now).requests).toHaveLength(1);
     // The late answer to the old coordinator is ignored.
     membership.onHeartbeat(unanswered, ErrorCode.UNKNOWN_MEMBER_ID, clock.now);
     expect(membership.state).toBe('stable');
@@ -410,8 +416,15 @@ describe('ClassicMembership: leaving', () => {
 
 describe('ClassicMembership: configuration', () => {
   it('refuses a heartbeat interval that is not below the session timeout', () => {
-    expect(() => new ClassicMembership({ groupId: 'g', sessionTimeoutMs: 3_000, heartbeatIntervalMs: 3_000 })).toThrow(
-      /heartbeat.interval.ms \(3000\) must be lower than session.timeout.ms \(3000\)/,
-    );
+    const coordinator = new CoordinatorManager({
+      groupId: 'g',
+      metadata: { snapshot: null },
+      requestTimeoutMs: 30_000,
+      retryBackoffMs: 100,
+      retryBackoffMaxMs: 1_000,
+    });
+    expect(
+      () => new ClassicMembership({ groupId: 'g', coordinator, sessionTimeoutMs: 3_000, heartbeatIntervalMs: 3_000 }),
+    ).toThrow(/heartbeat.interval.ms \(3000\) must be lower than session.timeout.ms \(3000\)/);
   });
 });

@@ -16,9 +16,9 @@ import {
   assignAsLeader,
   decodeGroupSubscriptions,
   GroupAssignmentError,
+  type JoinSubscription,
   joinGroupProtocols,
   rebalanceProtocolOf,
-  type SubscriptionState,
 } from '../src/consumer-assignment.ts';
 
 const metadata: AssignorMetadata = {
@@ -28,7 +28,7 @@ const metadata: AssignorMetadata = {
   ]),
 };
 
-const state = (topics: string[], owned: TopicPartition[] = [], generationId = -1): SubscriptionState => ({
+const state = (topics: string[], owned: TopicPartition[] = [], generationId = -1): JoinSubscription => ({
   topics: new Set(topics),
   ownedPartitions: owned,
   generationId,
@@ -38,7 +38,7 @@ const state = (topics: string[], owned: TopicPartition[] = [], generationId = -1
 /** JoinGroup's member list as the coordinator returns it to the leader, for members that joined with `protocol`. */
 function joinedMembers(
   protocol: string,
-  members: Array<{ memberId: string; assignors: PartitionAssignor[]; state: SubscriptionState; instance?: string }>,
+  members: Array<{ memberId: string; assignors: PartitionAssignor[]; state: JoinSubscription; instance?: string }>,
 ): JoinGroupResponseMember[] {
   return members.map(({ memberId, assignors, state: memberState, instance }) => ({
     memberId,

@@ -64,6 +64,7 @@ export class ClusterMetadata {
   readonly #timeoutMs: number;
   readonly #waiters = new Set<Waiter>();
   readonly #listeners = new Set<(snapshot: ClusterSnapshot) => void>();
+  readonly #errorListeners = new Set<(error: Error) => void>();
   #timer: NodeJS.Timeout | null = null;
   #scheduled = false;
   #closed = false;
@@ -101,7 +102,9 @@ export class ClusterMetadata {
 
   /**
    * Asks for fresh metadata and resolves with the first snapshot from a request sent after this call. Concurrent
-   * calls share one request (and wait the refresh backoff, so a burst of errors cannot flood the brokers).
+   * calls share one request (and wait the refresh backoff, so a burst of errors cannot flood the brokers). Rejects
+   * with MetadataTimeoutError after `default.api.timeout.ms`, or at once with an error no retry fixes (a refused
+   * login, an untrusted certificate).
    */
   refresh(options: { timeoutMs?: number } = {}): Promise<ClusterSnapshot> {
     return this.#waitFor(this.#state.requestUpdate(), options.timeoutMs ?? this.#timeoutMs);
@@ -145,6 +148,16 @@ export class ClusterMetadata {
   onUpdate(listener: (snapshot: ClusterSnapshot) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` at once with every failure of a metadata attempt that no retry fixes (a refused SASL login,
+   * an untrusted certificate, a listener that speaks another protocol), so that an application hears of it at
+   * its next call rather than when `default.api.timeout.ms` runs out. Attempts go on after the backoff.
+   */
+  onError(listener: (error: Error) => void): () => void {
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
   }
 
   /** Stops refreshing and fails waiting `refresh()` calls. The pool is the caller's to close. */
@@ -219,9 +232,30 @@ export class ClusterMetadata {
               const snapshot = this.#state.onResponse(this.#now(), response, action.requestVersion);
               if (snapshot) this.#publish(snapshot);
             }),
-          (error: unknown) => this.#after(() => this.#state.onFailure(this.#now(), error)),
+          (error: unknown) =>
+            this.#after(() => {
+              this.#state.onFailure(this.#now(), error);
+              this.#reportFatal(error);
+            }),
         );
         return;
+    }
+  }
+
+  #reportFatal(error: unknown): void {
+    if (!(error instanceof Error) || (error as { retriable?: unknown }).retriable !== false) return;
+    // Whoever waits for metadata hears of it now, not when its time runs out.
+    for (const waiter of this.#waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    this.#waiters.clear();
+    for (const listener of this.#errorListeners) {
+      try {
+        listener(error);
+      } catch {
+        // A listener's failure is its own.
+      }
     }
   }
 

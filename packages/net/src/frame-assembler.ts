@@ -30,22 +30,40 @@ const SCRATCH_MIN_FREE = 8 * 1024;
  */
 const DIRECT_READ_MIN_BYTES = 16 * 1024;
 
-/** A response frame whose size prefix is negative, too small to hold a header, or over the configured limit. */
+/**
+ * A response frame whose size prefix is negative, too small to hold a header, or over the configured limit. When
+ * the four bytes read as a size are the start of a TLS record (content type 20-23, version 3.x), the peer speaks
+ * TLS: a plaintext client dialled an SSL listener, whose alert reads as a frame of 352 MB.
+ */
 export class FrameSizeError extends Error {
   override name = 'FrameSizeError';
   readonly retriable = false;
   readonly frameBytes: number;
   readonly maxFrameBytes: number;
+  /** The bytes look like a TLS record header: the listener probably expects TLS. */
+  readonly likelyTls: boolean;
 
   constructor(frameBytes: number, maxFrameBytes: number) {
+    const likelyTls = looksLikeTlsRecord(frameBytes);
     super(
-      frameBytes < MIN_FRAME_BYTES
-        ? `the broker sent an impossible frame size (${frameBytes} bytes)`
-        : `the broker sent a ${frameBytes}-byte frame, over the ${maxFrameBytes}-byte limit`,
+      likelyTls
+        ? 'the broker answered with a TLS record instead of a Kafka response: this listener probably speaks TLS (use security.protocol SSL or SASL_SSL for it)'
+        : frameBytes < MIN_FRAME_BYTES
+          ? `the broker sent an impossible frame size (${frameBytes} bytes)`
+          : `the broker sent a ${frameBytes}-byte frame, over the ${maxFrameBytes}-byte limit`,
     );
     this.frameBytes = frameBytes;
     this.maxFrameBytes = maxFrameBytes;
+    this.likelyTls = likelyTls;
   }
+}
+
+/** A TLS record starts with its content type (20-23), then the protocol version 3.0-3.4. */
+function looksLikeTlsRecord(prefix: number): boolean {
+  const contentType = (prefix >>> 24) & 0xff;
+  const major = (prefix >>> 16) & 0xff;
+  const minor = (prefix >>> 8) & 0xff;
+  return contentType >= 20 && contentType <= 23 && major === 3 && minor <= 4;
 }
 
 export class FrameAssembler {

@@ -4,7 +4,6 @@ export { ReconnectBackoff, type ReconnectBackoffOptions } from './backoff-state.
 export { BootstrapError, type LookupAll, parseBootstrapServers, resolveBootstrapServers } from './bootstrap.ts';
 export { ClusterMetadata, type ClusterMetadataOptions, MetadataTimeoutError } from './cluster-metadata.ts';
 export { Connection, type ConnectionOptions, type SendOptions, type VersionRange } from './connection.ts';
-export { type CoordinatorResult, findCoordinator } from './coordinator.ts';
 export { BrokerProtocolError, NetworkError, RequestTimeoutError, UnsupportedVersionError } from './errors.ts';
 export { FrameAssembler, FrameSizeError } from './frame-assembler.ts';
 export { type FrameBufferPool, ReusableFrameBuffers, type ReusableFrameBuffersOptions } from './frame-buffers.ts';
@@ -14,6 +13,7 @@ export {
   type BrokerInfo,
   type ClusterSnapshot,
   findPartition,
+  mergeMetadata,
   type PartitionInfo,
   type TopicInfo,
 } from './metadata-snapshot.ts';
@@ -28,7 +28,7 @@ export {
   type ConnectionStatus,
   type PoolRequestOptions,
 } from './pool.ts';
-export { type BackoffOptions, backoffMs, type RetryOptions, RetryTimeoutError, withRetries } from './retry.ts';
+export { type BackoffOptions, backoffMs } from './retry.ts';
 export type {
   OAuthBearerToken,
   SaslMechanismName,

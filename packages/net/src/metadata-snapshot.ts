@@ -59,7 +59,12 @@ export interface MergeResult {
 
 /** The partition of a topic in a snapshot, if known. */
 export function findPartition(snapshot: ClusterSnapshot, topic: string, partition: number): PartitionInfo | undefined {
-  return snapshot.topics.get(topic)?.partitions.find((info) => info.partition === partition);
+  const partitions = snapshot.topics.get(topic)?.partitions;
+  if (partitions === undefined) return undefined;
+  // Partitions are sorted by index and, but for a broker's omissions, dense: the index is the position.
+  const direct = partitions[partition];
+  if (direct?.partition === partition) return direct;
+  return partitions.find((info) => info.partition === partition);
 }
 
 /**

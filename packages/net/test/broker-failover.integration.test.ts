@@ -2,7 +2,7 @@
  * Broker failures on a 3-broker cluster of this file's own: a killed broker fails its pending requests at once and
  * the pool reconnects after its restart; metadata follows partition leadership to a surviving broker.
  */
-import { defaultMetadataRequest, metadataApi } from '@sluice/protocol';
+import { defaultMetadataRequest, type MetadataResponse, metadataApi } from '@sluice/protocol';
 import { KafkaCluster } from '@sluice/tools-kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClusterMetadata } from '../src/cluster-metadata.ts';
@@ -10,7 +10,6 @@ import type { Connection } from '../src/connection.ts';
 import { NetworkError } from '../src/errors.ts';
 import { findPartition } from '../src/metadata-snapshot.ts';
 import { ConnectionPool } from '../src/pool.ts';
-import { withRetries } from '../src/retry.ts';
 import { createTopic, longFetch, uniqueTopic } from './cluster-helpers.ts';
 
 const external = inject('kafka').external;
@@ -87,10 +86,16 @@ describe.skipIf(external)('broker failover (3 brokers)', () => {
 
     await cluster.restart(victim);
     const request = { ...defaultMetadataRequest(), topics: [] };
-    const response = await withRetries(
-      () => pool.request({ nodeId: victim }, metadataApi, request, { purpose: 'fetch' }),
-      { initialMs: 50, maxMs: 1000, timeoutMs: 30_000 },
-    );
+    // The restarted broker accepts connections again once it is up; until then every attempt fails.
+    const retryUntil = Date.now() + 30_000;
+    let response: MetadataResponse | null = null;
+    while (response === null) {
+      response = await pool.request({ nodeId: victim }, metadataApi, request, { purpose: 'fetch' }).catch((error) => {
+        if (Date.now() > retryUntil) throw error;
+        return null;
+      });
+      if (response === null) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     expect(response.brokers.length).toBeGreaterThan(0);
     const reconnected = await pool.get({ nodeId: victim }, { purpose: 'fetch' });
     expect(reconnected).not.toBe(connection);

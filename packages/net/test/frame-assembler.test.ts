@@ -68,6 +68,23 @@ describe('FrameAssembler', () => {
     }
   });
 
+  it('says the listener probably speaks TLS when the size prefix is a TLS record header', () => {
+    // A TLS alert (content type 21, TLS 1.2), as an SSL listener answers a plaintext ApiVersions request.
+    const { assembler } = collect(128 * 1024 * 1024);
+    let error: unknown;
+    try {
+      assembler.push(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(FrameSizeError);
+    expect((error as FrameSizeError).likelyTls).toBe(true);
+    expect((error as FrameSizeError).message).toMatch(/probably speaks TLS \(use security.protocol SSL or SASL_SSL/);
+    // A plain oversized frame is not mistaken for one.
+    const { assembler: other } = collect(100);
+    expect(() => other.push(Buffer.from([0x00, 0x00, 0x10, 0x00]))).toThrow(/4096-byte frame, over the 100-byte limit/);
+  });
+
   it('checks a size prefix split across chunks', () => {
     const { assembler } = collect(100);
     assembler.push(Buffer.from([0x00, 0x00]));

@@ -1,12 +1,17 @@
-// @sluice/offsets: committed offsets of a consumer group.
+// @sluice/offsets: committed offsets, positions and offset lookups of a consumer.
 
 export {
-  CommitFailedError,
+  CommitManager,
+  type CommitManagerOptions,
   type CommittedOffset,
-  type GroupGeneration,
-  OffsetCommitter,
-  type OffsetCommitterOptions,
   type OffsetToCommit,
-  RebalanceInProgressError,
-  type TopicPartition,
-} from './committer.ts';
+} from './commit-manager.ts';
+export { CommitFailedError, RebalanceInProgressError, RetriableCommitFailedError } from './errors.ts';
+export {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  type OffsetAndTimestamp,
+  type OffsetQuery,
+  OffsetsManager,
+  type OffsetsManagerOptions,
+} from './offsets-manager.ts';

@@ -31,3 +31,4 @@ export { NO_TAGGED_FIELDS, type RawTaggedField } from './primitives/tagged-field
 export { isUuid, type Uuid, uuidFromBytes, uuidToBytes, ZERO_UUID } from './primitives/uuid.ts';
 export { unsignedVarintSize, Writer, type WriterOptions } from './primitives/writer.ts';
 export * from './records/index.ts';
+export type { TopicPartition } from './topic-partition.ts';

@@ -1,4 +1,4 @@
-/** Topics and records for the fetch package's integration tests. */
+/** Topics and records for the consumer integration tests: CreateTopics, CreatePartitions and Produce (acks=all). */
 import { type ClusterMetadata, type ConnectionPool, KafkaError, throwIfKafkaError } from '@sluice/net';
 import {
   type CompressionType,
