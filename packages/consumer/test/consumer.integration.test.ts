@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ClusterMetadata, ConnectionPool } from '@sluice/net';
+import { createTopic, produce } from '@sluice/tools-admin';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ConsumerRecord, KafkaConsumer, RecordDeserializationError, WakeupError } from '../src/index.ts';
-import { createTopic, produce } from './topic-helpers.ts';
 
 const kafka = inject('kafka');
 const bootstrap = kafka.bootstrap.PLAINTEXT!;

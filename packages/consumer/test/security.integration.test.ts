@@ -1,10 +1,10 @@
 /** The consumer's security settings, through its configuration, against the broker's SASL_SSL listener. */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ClusterMetadata, ConnectionPool } from '@sluice/net';
+import { BrokerProtocolError, ClusterMetadata, ConnectionPool, SaslAuthenticationError, TlsError } from '@sluice/net';
+import { createTopic, produce } from '@sluice/tools-admin';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KafkaConsumer } from '../src/index.ts';
-import { createTopic, produce } from './topic-helpers.ts';
 
 const kafka = inject('kafka');
 const pool = new ConnectionPool({ connection: { clientId: 'sluice-consumer-security-setup' } });
@@ -43,3 +43,57 @@ describe.skipIf(!kafka.tls || !kafka.sasl || !kafka.bootstrap.SASL_SSL)('KafkaCo
     }
   });
 });
+
+/**
+ * What no retry fixes reaches the application at its first call, as Kafka's consumer throws it: not after
+ * default.api.timeout.ms (set to ten minutes here), and not wrapped in a metadata timeout.
+ */
+describe.skipIf(!kafka.tls || !kafka.sasl || !kafka.bootstrap.SASL_SSL || !kafka.bootstrap.SSL)(
+  'security errors, at once',
+  () => {
+    const slowTimeouts = { 'default.api.timeout.ms': 600_000, 'group.id': `refused-${randomUUID().slice(0, 8)}` };
+
+    async function firstPollError(config: Record<string, unknown>): Promise<unknown> {
+      const consumer = new KafkaConsumer({ ...slowTimeouts, ...config });
+      try {
+        consumer.subscribe(['anything']);
+        for (;;) {
+          const error = await consumer.poll(1_000).then(
+            () => null,
+            (reason: unknown) => reason,
+          );
+          if (error !== null) return error;
+        }
+      } finally {
+        await consumer.close({ timeoutMs: 2_000 });
+      }
+    }
+
+    it('a wrong SASL password is a SaslAuthenticationError from poll, and the password is in no message', async () => {
+      const error = await firstPollError({
+        'bootstrap.servers': kafka.bootstrap.SASL_SSL!,
+        'security.protocol': 'SASL_SSL',
+        'sasl.mechanism': 'SCRAM-SHA-512',
+        'sasl.username': kafka.sasl!.username,
+        'sasl.password': 'not-the-password-123',
+        'ssl.ca': readFileSync(kafka.tls!.caFile, 'utf8'),
+      });
+      expect(error).toBeInstanceOf(SaslAuthenticationError);
+      expect(String((error as Error).message)).not.toContain('not-the-password-123');
+    });
+
+    it('a broker certificate the given CA did not sign is a TlsError from poll', async () => {
+      const error = await firstPollError({
+        'bootstrap.servers': kafka.bootstrap.SSL!,
+        'security.protocol': 'SSL',
+      });
+      expect(error).toBeInstanceOf(TlsError);
+    });
+
+    it('a plaintext client pointed at a TLS listener is told that the listener probably speaks TLS', async () => {
+      const error = await firstPollError({ 'bootstrap.servers': kafka.bootstrap.SSL! });
+      expect(error).toBeInstanceOf(BrokerProtocolError);
+      expect((error as Error).message).toMatch(/probably speaks TLS \(use security.protocol SSL or SASL_SSL/);
+    });
+  },
+);

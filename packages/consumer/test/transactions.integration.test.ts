@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ClusterMetadata, ConnectionPool } from '@sluice/net';
+import { createTopic } from '@sluice/tools-admin';
 import { type Oracle, startOracle } from '@sluice/tools-oracle';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaConsumer } from '../src/index.ts';
-import { createTopic } from './topic-helpers.ts';
 
 const kafka = inject('kafka');
 const bootstrap = kafka.bootstrap.PLAINTEXT!;

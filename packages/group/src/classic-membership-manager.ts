@@ -150,10 +150,12 @@ export class ClassicMembershipManager implements Membership {
     if (this.membership.state === 'unjoined' && this.#rejoin === null) {
       this.#requestRejoin('the consumer joins the group');
     }
+    this.#checkSubscription();
   }
 
   onPoll(now: number): void {
     this.membership.polled(now);
+    this.#checkSubscription();
     if (this.#rejoin !== null) this.#armed = true;
   }
 
@@ -163,6 +165,9 @@ export class ClassicMembershipManager implements Membership {
   }
 
   commitPermission(): CommitPermission {
+    if (this.#fatal !== null) {
+      return { kind: 'not-member', reason: `the membership failed: ${this.#fatal.message}` };
+    }
     switch (this.membership.state) {
       case 'stable': {
         const generation = this.membership.generation!;
