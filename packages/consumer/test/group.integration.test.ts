@@ -377,7 +377,9 @@ describe('what drives a rebalance besides members', () => {
     await pollUntil(
       [reader],
       () => values.size === 2,
-      (_, batch) => batch.forEach((value) => values.add(value)),
+      (_, batch) => {
+        for (const value of batch) values.add(value);
+      },
     );
     expect(reader.subscription()).toEqual([before]);
     const later = await newTopic(2, prefix);
@@ -386,7 +388,9 @@ describe('what drives a rebalance besides members', () => {
     await pollUntil(
       [reader],
       () => values.size === 4,
-      (_, batch) => batch.forEach((value) => values.add(value)),
+      (_, batch) => {
+        for (const value of batch) values.add(value);
+      },
     );
     expect([...values].sort()).toEqual(['0/0', '0/1', '1/0', '1/1']);
     expect(reader.subscription()).toEqual([before, later].sort());

@@ -187,10 +187,7 @@ export class ClassicMembershipManager implements Membership {
       default:
         return {
           kind: 'not-member',
-          reason:
-            this.membership.state === 'failed'
-              ? `the membership failed: ${this.#fatal?.message ?? 'unknown error'}`
-              : 'the consumer is not part of an active group (it was kicked out of the group, or has not joined yet)',
+          reason: 'the consumer is not part of an active group (it was kicked out of the group, or has not joined yet)',
         };
     }
   }
