@@ -192,6 +192,31 @@ describe('a group of consumers', () => {
   });
 });
 
+describe('liveness', () => {
+  it('heartbeats go on while the application works longer than session.timeout.ms between polls', async () => {
+    const topic = await newTopic(2);
+    await fill(topic, [0, 1], 3);
+    const group = groupId();
+    const config = { 'group.id': group, 'session.timeout.ms': 6_000, 'max.poll.interval.ms': 30_000 };
+    const worker = consumer({ ...config, 'enable.auto.commit': false });
+    const other = recorder();
+    const peer = consumer(config);
+    worker.subscribe([topic]);
+    peer.subscribe([topic], other);
+    await pollUntil([worker, peer], () => worker.assignment().length === 1 && peer.assignment().length === 1);
+    const generation = worker.groupMetadata().generationId;
+    const events = other.events.length;
+    await worker.poll(500);
+    // Eight seconds of "processing" without a poll: the client loop keeps the member in the group.
+    const workUntil = Date.now() + 8_000;
+    while (Date.now() < workUntil) await peer.poll(200);
+    await expect(worker.commitSync()).resolves.toBeUndefined();
+    await worker.poll(200);
+    expect(worker.groupMetadata().generationId).toBe(generation);
+    expect(other.events.slice(events)).toEqual([]);
+  });
+});
+
 describe('commits of a group member', () => {
   async function readSome(
     reader: KafkaConsumer<Uint8Array | null, string | null>,

@@ -162,4 +162,31 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
     expect(report.unexplainedDuplicates, why).toBe(0);
     expect(report.pollFailures, why).toBe(0);
   }, 360_000);
+
+  it('close() returns within its timeout when the coordinator cannot be reached', async () => {
+    const topic = await newTopic();
+    const groupId = `close-${randomUUID().slice(0, 8)}`;
+    const consumer = new KafkaConsumer({
+      'bootstrap.servers': cluster.bootstrap(),
+      'group.id': groupId,
+      'auto.offset.reset': 'earliest',
+      'fetch.max.wait.ms': 200,
+    });
+    consumer.subscribe([topic]);
+    const deadline = Date.now() + 60_000;
+    while (consumer.assignment().length < PARTITIONS) {
+      if (Date.now() > deadline) throw new Error('the consumer never joined');
+      await consumer.poll(500);
+    }
+    const coordinator = await coordinatorOf(pool, metadata, groupId);
+    await cluster.kill(coordinator);
+    const started = Date.now();
+    const outcome = await Promise.race([
+      consumer.close({ timeoutMs: 3_000 }).then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still closing'), 20_000)),
+    ]);
+    expect(outcome).toBe('closed');
+    console.log(`close() with the coordinator gone took ${Date.now() - started} ms (timeout 3000 ms)`);
+    await cluster.restart(coordinator);
+  }, 120_000);
 });
