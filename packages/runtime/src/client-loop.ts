@@ -80,6 +80,8 @@ export class ClientLoop {
     const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
     for (const manager of this.#managers) {
+      // A manager or an error handler may close the loop in the middle of a run.
+      if (this.#closed) return;
       let poll: ReturnType<RequestManager['poll']>;
       try {
         poll = manager.poll(now);

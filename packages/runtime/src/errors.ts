@@ -9,7 +9,7 @@ export class TimeoutError extends Error {
   readonly retriable = true;
 
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    super(message, options.cause === undefined || options.cause === null ? {} : { cause: options.cause });
   }
 }
 

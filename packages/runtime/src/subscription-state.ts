@@ -123,7 +123,13 @@ export class SubscriptionState {
   subscribePattern(pattern: RegExp): void {
     this.#requireNot('user-assigned', 'subscribe');
     const anchored = new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gy]/g, ''));
-    if (this.#type === 'pattern' && this.#pattern?.source === anchored.source) return;
+    if (
+      this.#type === 'pattern' &&
+      this.#pattern?.source === anchored.source &&
+      this.#pattern.flags === anchored.flags
+    ) {
+      return;
+    }
     this.#type = 'pattern';
     this.#pattern = anchored;
     this.#subscription = new Set();

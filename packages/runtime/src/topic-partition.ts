@@ -1,7 +1,8 @@
 /**
  * A topic partition, and the one map keyed by it. Every package that keeps per-partition state uses
  * `TopicPartitionMap`: lookups go topic name -> partition number through two Maps, so no key string is built per
- * call, and the map hands back the TopicPartition objects it was given (iteration is in insertion order).
+ * call. The map keeps, per partition, a plain copy of the first key it was given (a record used as a key does not
+ * keep its response buffer alive) and hands that copy back; iteration is in insertion order, grouped by topic.
  */
 import type { TopicPartition } from '@sluice/protocol';
 
@@ -65,7 +66,7 @@ export class TopicPartitionMap<Value> {
     return this.#topics.get(tp.topic)?.has(tp.partition) ?? false;
   }
 
-  /** The TopicPartition object this map holds for `tp` (the one first set), if any. */
+  /** The TopicPartition this map holds for `tp` (a copy of the one first set), if any. */
   key(tp: TopicPartition): TopicPartition | undefined {
     return this.#topics.get(tp.topic)?.get(tp.partition)?.tp;
   }
