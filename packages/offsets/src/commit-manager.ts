@@ -228,7 +228,9 @@ export class CommitManager implements RequestManager {
   poll(now: number): ManagerPoll {
     this.#maybeAutoCommit(now);
     const requests: UnsentRequest[] = [];
-    let next = this.#options.autoCommit.enabled ? this.#nextAutoCommitAt : Number.POSITIVE_INFINITY;
+    // While an auto commit is in flight, its answer wakes the loop; the interval counts again after it.
+    const autoCommitDue = this.#options.autoCommit.enabled && this.#autoCommit === null;
+    let next = autoCommitDue ? this.#nextAutoCommitAt : Number.POSITIVE_INFINITY;
     this.#commits = this.#commits.filter((commit) => !commit.result.settled);
     this.#fetches = this.#fetches.filter((fetch) => !fetch.result.settled);
     if (this.#commits.length === 0 && this.#fetches.length === 0) return { requests, nextPollAt: next };

@@ -145,7 +145,10 @@ export class OffsetsManager implements RequestManager, TopicInterest {
 
   topicsOfInterest(): Iterable<string> {
     const topics = new Set<string>();
-    for (const lookup of this.#lookups) for (const query of lookup.queries) topics.add(query.topic);
+    for (const lookup of this.#lookups) {
+      if (lookup.result.settled) continue;
+      for (const query of lookup.queries) topics.add(query.topic);
+    }
     return topics;
   }
 
@@ -183,8 +186,9 @@ export class OffsetsManager implements RequestManager, TopicInterest {
     if (waiting.length === 0) return next;
     const commits = this.#options.commits;
     if (commits === null) {
+      // Without a group there is no committed offset: the resets below ask for the positions in this same poll.
       for (const { tp, version } of waiting) this.#subscriptions.noCommittedOffset(tp, version);
-      return now;
+      return next;
     }
     for (const { tp, version } of waiting) this.#initializing.set(tp, version);
     commits
