@@ -25,11 +25,7 @@ import {
 } from '@sluice/runtime';
 import type { ApplicationEvent, ApplicationEventResults, EventOf } from './application-events.ts';
 import type { ConsumerConfig } from './config.ts';
-
-/** What a consumer without a group.id cannot do. */
-export class InvalidGroupIdError extends Error {
-  override name = 'InvalidGroupIdError';
-}
+import { InvalidGroupIdError } from './errors.ts';
 
 export class ConsumerRuntime {
   readonly config: ConsumerConfig;

@@ -7,6 +7,11 @@ export class WakeupError extends Error {
   override name = 'WakeupError';
 }
 
+/** A call that needs a `group.id` (subscribe, commits, committed offsets, groupMetadata) on a consumer without one. */
+export class InvalidGroupIdError extends Error {
+  override name = 'InvalidGroupIdError';
+}
+
 /** The consumer was used after `close()`, or closed during the call. */
 export class ConsumerClosedError extends Error {
   override name = 'ConsumerClosedError';

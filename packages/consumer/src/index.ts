@@ -18,10 +18,10 @@ export {
   parseConsumerConfig,
   type SecurityProtocol,
 } from './config.ts';
-export { InvalidGroupIdError } from './consumer-runtime.ts';
 export { type Deserializer, type DeserializerContext, deserializers } from './deserializers.ts';
 export {
   ConsumerClosedError,
+  InvalidGroupIdError,
   NoOffsetForPartitionError,
   OffsetOutOfRangeError,
   RebalanceListenerError,

@@ -31,13 +31,15 @@ import {
   TimeoutError,
   type TopicMetadata,
   type TopicPartition,
+  TopicPartitionSet,
 } from '@sluice/runtime';
 import type { ApplicationEvent, ApplicationEventResults, EventOf } from './application-events.ts';
 import { type ConsumerConfig, type ConsumerConfigInput, parseConsumerConfig } from './config.ts';
-import { ConsumerRuntime, InvalidGroupIdError } from './consumer-runtime.ts';
+import { ConsumerRuntime } from './consumer-runtime.ts';
 import { type Deserializer, deserializers } from './deserializers.ts';
 import {
   ConsumerClosedError,
+  InvalidGroupIdError,
   NoOffsetForPartitionError,
   OffsetOutOfRangeError,
   RebalanceListenerError,
@@ -478,8 +480,10 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
       const step = this.#submit({ type: 'take-step' });
       if (step === null) return;
       try {
-        // The commit before a revocation may take longer than the poll's time; the rebalance timeout bounds it.
-        await this.#runStep(step, Math.max(deadline, Date.now() + this.config.maxPollIntervalMs));
+        // The commit before a revocation may take longer than the poll's time: it gets up to
+        // default.api.timeout.ms (never more than the rebalance timeout), as a synchronous commit would.
+        const commitTime = Math.min(this.config.defaultApiTimeoutMs, this.config.maxPollIntervalMs);
+        await this.#runStep(step, Math.max(deadline, Date.now() + commitTime));
       } finally {
         this.#submit({ type: 'complete-step', step });
       }
@@ -635,14 +639,10 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
     }
     const noOffset: TopicPartition[] = [];
     const outOfRange: Array<TopicPartition & { offset: bigint }> = [];
+    const wanted = only === undefined ? null : new TopicPartitionSet(only);
     for (const state of this.#runtime.subscriptions.partitions()) {
       if (state.fetchState !== 'awaiting-reset' || state.resetStrategy !== 'none') continue;
-      if (
-        only !== undefined &&
-        !only.some((tp) => tp.topic === state.tp.topic && tp.partition === state.tp.partition)
-      ) {
-        continue;
-      }
+      if (wanted !== null && !wanted.has(state.tp)) continue;
       if (state.resetReason?.kind === 'out-of-range')
         outOfRange.push({ ...state.tp, offset: state.resetReason.offset });
       else noOffset.push(state.tp);
@@ -682,12 +682,11 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
 
   /** Nothing from `from` on is lost: every partition goes back to its first record not returned. */
   #rewind(records: readonly ConsumerRecord[], from: number): void {
-    const rewound = new Set<string>();
+    const rewound = new TopicPartitionSet();
     for (let index = from; index < records.length; index++) {
       const record = records[index]!;
-      const key = `${record.topic}\u0000${record.partition}`;
-      if (rewound.has(key)) continue;
-      rewound.add(key);
+      if (rewound.has(record)) continue;
+      rewound.add(record);
       this.#submit({ type: 'seek', partition: record, offset: record.offset, leaderEpoch: record.leaderEpoch });
     }
   }

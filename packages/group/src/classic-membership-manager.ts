@@ -17,7 +17,7 @@
  *   added, a subscribed topic created) makes it rejoin. A member whose subscription changed (a new pattern match,
  *   `subscribe` with other topics) rejoins with the same member id.
  */
-import type { PartitionAssignor, RebalanceProtocol } from '@sluice/assignors';
+import type { AssignorMetadata, AssignorTopic, PartitionAssignor, RebalanceProtocol } from '@sluice/assignors';
 import type { ClusterMetadata, ClusterSnapshot } from '@sluice/net';
 import {
   CONSUMER_PROTOCOL_TYPE,
@@ -132,7 +132,8 @@ export class ClassicMembershipManager implements Membership {
 
   /** Whether a step waits for the application (it wakes a poll that waits for records). */
   get stepPending(): boolean {
-    return this.#outstanding === null && this.#nextStepKind() !== null;
+    const plan = this.#plan();
+    return plan !== null && plan !== 'join';
   }
 
   // ---- the application side's calls ---------------------------------------------------------------------------
@@ -203,49 +204,49 @@ export class ClassicMembershipManager implements Membership {
   }
 
   takeStep(now: number): RebalanceStep | null {
-    if (this.#outstanding !== null || this.#leaving || this.#fatal !== null) return null;
     const assigned = this.#subscriptions.assignedPartitions();
-    if (this.#lossPending) {
-      if (assigned.length > 0) return this.#take({ id: this.#nextStepId++, kind: 'lose', partitions: assigned });
-      this.#lossPending = false;
-      this.#ownedGeneration = -1;
-      this.#requestRejoin('rejoining after the generation was lost');
-      this.#armed = true;
-    }
-    const pending = this.#pendingAssignment;
-    if (pending !== null) {
-      if (pending.revoked.length > 0 && !pending.revokedDone) {
-        return this.#take({ id: this.#nextStepId++, kind: 'revoke', partitions: pending.revoked, notifyEmpty: false });
+    switch (this.#plan()) {
+      case 'lose':
+        return this.#take({ id: this.#nextStepId++, kind: 'lose', partitions: assigned });
+      case 'revoke-moved':
+        return this.#take({
+          id: this.#nextStepId++,
+          kind: 'revoke',
+          partitions: this.#pendingAssignment!.revoked,
+          notifyEmpty: false,
+        });
+      case 'assign': {
+        const pending = this.#pendingAssignment!;
+        const before = new TopicPartitionSet(assigned);
+        const added = pending.partitions.filter((tp) => !before.has(tp));
+        this.#subscriptions.assignFromSubscribed(pending.partitions);
+        this.#ownedGeneration = pending.generationId;
+        this.#pendingAssignment = null;
+        if (pending.revoked.length > 0 && this.protocol === 'COOPERATIVE') {
+          // KIP-429: what this member gave up can be assigned to others only in another rebalance.
+          this.#requestRejoin('partitions were revoked in a cooperative rebalance');
+          this.#armed = true;
+        }
+        return this.#take({ id: this.#nextStepId++, kind: 'assign', partitions: added });
       }
-      const before = new TopicPartitionSet(assigned);
-      const added = pending.partitions.filter((tp) => !before.has(tp));
-      this.#subscriptions.assignFromSubscribed(pending.partitions);
-      this.#ownedGeneration = pending.generationId;
-      this.#pendingAssignment = null;
-      if (pending.revoked.length > 0 && this.protocol === 'COOPERATIVE') {
-        // KIP-429: what this member gave up can be assigned to others only in another rebalance.
-        this.#requestRejoin('partitions were revoked in a cooperative rebalance');
-        this.#armed = true;
-      }
-      return this.#take({ id: this.#nextStepId++, kind: 'assign', partitions: added });
-    }
-    const rejoin = this.#rejoin;
-    if (rejoin !== null && this.#armed && !rejoin.prepared && this.#canJoin()) {
-      if (assigned.length === 0 && this.#ownedGeneration < 0) {
-        rejoin.prepared = true;
+      case 'revoke-before-join':
+        return this.#take({
+          id: this.#nextStepId++,
+          kind: 'revoke',
+          partitions:
+            this.protocol === 'EAGER'
+              ? assigned
+              : assigned.filter((tp) => !this.#subscriptions.subscription.has(tp.topic)),
+          notifyEmpty: this.protocol === 'EAGER',
+        });
+      case 'join':
+        // Nothing to commit or revoke first.
+        this.#rejoin!.prepared = true;
         this.#join(now);
         return null;
-      }
-      const revoked =
-        this.protocol === 'EAGER' ? assigned : assigned.filter((tp) => !this.#subscriptions.subscription.has(tp.topic));
-      return this.#take({
-        id: this.#nextStepId++,
-        kind: 'revoke',
-        partitions: revoked,
-        notifyEmpty: this.protocol === 'EAGER',
-      });
+      case null:
+        return null;
     }
-    return null;
   }
 
   completeStep(step: RebalanceStep, now: number): void {
@@ -342,16 +343,19 @@ export class ClassicMembershipManager implements Membership {
     return step;
   }
 
-  /** The kind of step `takeStep` would produce now, or null. */
-  #nextStepKind(): RebalanceStep['kind'] | null {
-    if (this.#lossPending && this.#subscriptions.assignedCount > 0) return 'lose';
+  /**
+   * What the application's next `takeStep` does: lose the assignment (the generation is gone), revoke what a
+   * cooperative assignment moves away, apply the new assignment, revoke (and commit) before a rejoin, or join
+   * with nothing to give up. One decision, for `takeStep` and `stepPending` alike.
+   */
+  #plan(): 'lose' | 'revoke-moved' | 'assign' | 'revoke-before-join' | 'join' | null {
+    if (this.#outstanding !== null || this.#leaving || this.#fatal !== null) return null;
+    if (this.#lossPending) return 'lose';
     const pending = this.#pendingAssignment;
-    if (pending !== null) return pending.revoked.length > 0 && !pending.revokedDone ? 'revoke' : 'assign';
+    if (pending !== null) return pending.revoked.length > 0 && !pending.revokedDone ? 'revoke-moved' : 'assign';
     const rejoin = this.#rejoin;
-    if (rejoin !== null && this.#armed && !rejoin.prepared && this.#canJoin()) {
-      return this.#subscriptions.assignedCount === 0 && this.#ownedGeneration < 0 ? null : 'revoke';
-    }
-    return null;
+    if (rejoin === null || !this.#armed || rejoin.prepared || !this.#canJoin()) return null;
+    return this.#subscriptions.assignedCount === 0 && this.#ownedGeneration < 0 ? 'join' : 'revoke-before-join';
   }
 
   #canJoin(): boolean {
@@ -404,10 +408,16 @@ export class ClassicMembershipManager implements Membership {
           this.#groupTopics = null;
           this.#assignedCounts = null;
           if (this.#leaving) break;
+          this.#rejoin = null;
+          if (this.#subscriptions.assignedCount === 0) {
+            // Nothing to lose: the member joins again at the next poll.
+            this.#ownedGeneration = -1;
+            this.#requestRejoin(`rejoining: ${event.reason}`);
+            break;
+          }
           // Fetching stops at once; the application hears of the loss at its next poll.
           this.#subscriptions.markPendingRevocation(this.#subscriptions.assignedPartitions());
           this.#lossPending = true;
-          this.#rejoin = null;
           break;
         case 'fatal':
           this.#fatal = event.error;
@@ -634,8 +644,8 @@ function partitionCount(snapshot: ClusterSnapshot, topic: string): number {
 }
 
 /** What the assignors see of the cluster: the group's topics, their partitions and the racks of their replicas. */
-export function assignorMetadata(snapshot: ClusterSnapshot, topics: ReadonlySet<string>) {
-  const result = new Map<string, { name: string; partitions: number; partitionRacks?: string[][] }>();
+export function assignorMetadata(snapshot: ClusterSnapshot, topics: ReadonlySet<string>): AssignorMetadata {
+  const result = new Map<string, AssignorTopic>();
   for (const name of topics) {
     const topic = snapshot.topics.get(name);
     if (topic === undefined || topic.error !== null) continue;

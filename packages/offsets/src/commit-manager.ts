@@ -157,38 +157,38 @@ export class CommitManager implements RequestManager {
    * deadline) or RetriableCommitFailedError (not `sync`).
    */
   commit(offsets: readonly OffsetToCommit[], options: { deadline: number; sync: boolean }): Promise<void> {
-    const queued = this.#enqueue(offsets, { ...options, auto: false });
-    return 'result' in queued ? queued.result.promise : queued.promise;
+    const allowed = this.#allowed(offsets);
+    if (allowed instanceof Error) return Promise.reject(allowed);
+    if (allowed === null) return Promise.resolve();
+    return this.#enqueue(offsets, allowed, { ...options, auto: false }).result.promise;
+  }
+
+  /** Whether these offsets may be committed now, and with which identity; null when there is nothing to commit. */
+  #allowed(offsets: readonly OffsetToCommit[]): { identity: CommitIdentity; inGroup: boolean } | Error | null {
+    for (const entry of offsets) {
+      if (entry.offset < 0n) return new RangeError(`cannot commit a negative offset for ${describePartition(entry)}`);
+    }
+    if (offsets.length === 0) return null;
+    const inGroup = this.#options.subscriptions.hasAutoAssignedPartitions;
+    if (!inGroup) return { identity: NO_GENERATION, inGroup };
+    const permission = this.#options.permission();
+    if (permission.kind === 'rebalancing') return rebalancing(this.groupId);
+    if (permission.kind === 'not-member') {
+      return new CommitFailedError(`cannot commit offsets for group ${this.groupId}: ${permission.reason}`);
+    }
+    return { identity: permission.identity, inGroup };
   }
 
   #enqueue(
     offsets: readonly OffsetToCommit[],
+    allowed: { identity: CommitIdentity; inGroup: boolean },
     options: { deadline: number; sync: boolean; auto: boolean },
-  ): PendingCommit | { promise: Promise<void> } {
-    for (const entry of offsets) {
-      if (entry.offset < 0n) {
-        return {
-          promise: Promise.reject(new RangeError(`cannot commit a negative offset for ${describePartition(entry)}`)),
-        };
-      }
-    }
-    if (offsets.length === 0) return { promise: Promise.resolve() };
-    const inGroup = this.#options.subscriptions.hasAutoAssignedPartitions;
-    let identity = NO_GENERATION;
-    if (inGroup) {
-      const permission = this.#options.permission();
-      if (permission.kind === 'rebalancing') return { promise: Promise.reject(rebalancing(this.groupId)) };
-      if (permission.kind === 'not-member') {
-        const error = new CommitFailedError(`cannot commit offsets for group ${this.groupId}: ${permission.reason}`);
-        return { promise: Promise.reject(error) };
-      }
-      identity = permission.identity;
-    }
+  ): PendingCommit {
     const pending: PendingCommit = {
       topics: commitTopics(offsets),
       auto: options.auto,
-      identity,
-      inGroup,
+      identity: allowed.identity,
+      inGroup: allowed.inGroup,
       deadline: options.deadline,
       retry: options.sync,
       result: deferred(),
@@ -281,11 +281,14 @@ export class CommitManager implements RequestManager {
       return;
     }
     this.#nextAutoCommitAt = now + auto.intervalMs;
-    if (subscriptions.hasAutoAssignedPartitions && this.#options.permission().kind !== 'allowed') return;
     const offsets = subscriptions.allConsumed();
-    if (offsets.length === 0) return;
-    const commit = this.#enqueue(offsets, { deadline: now + this.#options.requestTimeoutMs, sync: false, auto: true });
-    if ('result' in commit) this.#autoCommit = commit;
+    const allowed = this.#allowed(offsets);
+    if (allowed === null || allowed instanceof Error) return;
+    this.#autoCommit = this.#enqueue(offsets, allowed, {
+      deadline: now + this.#options.requestTimeoutMs,
+      sync: false,
+      auto: true,
+    });
   }
 
   /** The coordinator, or null (the lookup is asked for; a lookup that failed for good fails the operation). */

@@ -22,8 +22,6 @@ export interface RequestSender {
 export interface ClientLoopOptions {
   readonly managers: readonly RequestManager[];
   readonly sender: RequestSender;
-  /** Called after every run, with the time of the run (the application side learns that state may have moved). */
-  readonly afterRun?: (now: number) => void;
   /** A manager threw, or a response handler failed: a bug, which the application must hear of. */
   readonly onError: (error: Error) => void;
   readonly now?: () => number;
@@ -32,7 +30,6 @@ export interface ClientLoopOptions {
 export class ClientLoop {
   readonly #managers: readonly RequestManager[];
   readonly #sender: RequestSender;
-  readonly #afterRun: ((now: number) => void) | undefined;
   readonly #onError: (error: Error) => void;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
@@ -44,7 +41,6 @@ export class ClientLoop {
   constructor(options: ClientLoopOptions) {
     this.#managers = options.managers;
     this.#sender = options.sender;
-    this.#afterRun = options.afterRun;
     this.#onError = options.onError;
     this.#now = options.now ?? Date.now;
   }
@@ -93,11 +89,6 @@ export class ClientLoop {
       if (poll.nextPollAt < next) next = poll.nextPollAt;
     }
     this.#arm(next, now);
-    try {
-      this.#afterRun?.(now);
-    } catch (error) {
-      this.#onError(error as Error);
-    }
   }
 
   #arm(at: number, now: number): void {

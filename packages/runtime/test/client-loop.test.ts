@@ -73,7 +73,7 @@ async function settle(): Promise<void> {
 const loops: ClientLoop[] = [];
 
 /** A loop over `managers` on the fake clock, with a fake sender; the errors it reports are collected. */
-function loopWith(managers: RequestManager[], options: { afterRun?: (now: number) => void } = {}) {
+function loopWith(managers: RequestManager[]) {
   const { sender, sent } = fakeSender();
   const errors: Error[] = [];
   const loop = new ClientLoop({
@@ -81,7 +81,6 @@ function loopWith(managers: RequestManager[], options: { afterRun?: (now: number
     sender,
     onError: (error) => errors.push(error),
     now: () => Date.now(),
-    ...options,
   });
   loops.push(loop);
   return { loop, sent, errors };
@@ -133,23 +132,6 @@ describe('ClientLoop: runs', () => {
     ]);
   });
 
-  it('calls afterRun after every run, with the time of the run', async () => {
-    const order: string[] = [];
-    const only = manager(() => {
-      order.push('poll');
-      return IDLE;
-    });
-    const afterRun = vi.fn(() => order.push('afterRun'));
-    const { loop } = loopWith([only], { afterRun });
-    loop.wake();
-    await settle();
-    vi.setSystemTime(START + 10);
-    loop.wake();
-    await settle();
-    expect(order).toEqual(['poll', 'afterRun', 'poll', 'afterRun']);
-    expect(afterRun.mock.calls).toEqual([[START], [START + 10]]);
-  });
-
   it('reports a manager that throws, and still polls the others', async () => {
     const bug = new Error('manager bug');
     const broken = manager(() => {
@@ -168,18 +150,6 @@ describe('ClientLoop: runs', () => {
     await settle();
     expect(broken.poll).toHaveBeenCalledTimes(2);
     expect(healthy.poll).toHaveBeenCalledTimes(2);
-  });
-
-  it('reports an afterRun that throws', async () => {
-    const bug = new Error('afterRun bug');
-    const { loop, errors } = loopWith([manager()], {
-      afterRun: () => {
-        throw bug;
-      },
-    });
-    loop.wake();
-    await settle();
-    expect(errors).toEqual([bug]);
   });
 });
 
@@ -353,8 +323,7 @@ describe('ClientLoop: close', () => {
   it('stops running and sending', async () => {
     const asked = request('metadata');
     const only = manager(() => ({ requests: [asked], nextPollAt: START + 100 }));
-    const afterRun = vi.fn();
-    const { loop, sent } = loopWith([only], { afterRun });
+    const { loop, sent } = loopWith([only]);
     loop.wake();
     await settle();
     expect(sent).toHaveLength(1);
@@ -365,7 +334,6 @@ describe('ClientLoop: close', () => {
     await settle();
     vi.advanceTimersByTime(1_000);
     expect(only.poll).toHaveBeenCalledTimes(1);
-    expect(afterRun).toHaveBeenCalledTimes(1);
     expect(sent).toHaveLength(1);
   });
 

@@ -22,8 +22,8 @@ export interface ChurnOptions {
   /** Where the logs go (one file per process). */
   readonly directory: string;
   readonly members: number;
-  /** How long members are killed or stopped and replaced. */
-  readonly durationMs: number;
+  /** How many times a member is killed (or stopped) and replaced. */
+  readonly replacements: number;
   /** The wait between two kills (or stops), drawn uniformly from [min, max]. */
   readonly intervalMs: readonly [number, number];
   readonly mode: 'kill' | 'graceful';
@@ -83,15 +83,13 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
     producer.start();
     for (let slot = 0; slot < options.members; slot++) running.push(start(slot));
     await Promise.all(running.map((member) => member.started()));
-    const began = Date.now();
     const faults = (options.faults ?? []).map(async (fault) => {
       await sleep(fault.atMs);
       await fault.run(driver);
     });
     const [low, high] = options.intervalMs;
-    while (Date.now() - began < options.durationMs) {
+    for (let round = 0; round < options.replacements; round++) {
       await sleep(low + random() * (high - low));
-      if (Date.now() - began >= options.durationMs) break;
       const slot = Math.floor(random() * running.length);
       const victim = running[slot]!;
       if (options.mode === 'kill') {

@@ -121,7 +121,7 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
       groupId,
       directory,
       members: 3,
-      durationMs: 55_000,
+      replacements: 4,
       intervalMs: [10_000, 15_000],
       mode: 'kill',
       processingMs: 20,
@@ -152,7 +152,7 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
     console.log(`churn with coordinator ${victim} killed: ${JSON.stringify({ ...report, examples: undefined })}`);
     const why = report.examples.join('\n');
     expect(victim).toBeGreaterThanOrEqual(0);
-    expect(result.kills).toBeGreaterThanOrEqual(3);
+    expect(result.kills).toBe(4);
     expect(report.acknowledged).toBeGreaterThan(1_000);
     expect(report.lost, why).toBe(0);
     expect(report.skips, why).toBe(0);
