@@ -44,8 +44,13 @@ export type ApplicationEvent =
   /** Leaves the group; settles when the LeaveGroup is answered, failed, or was not needed. */
   | { readonly type: 'leave'; readonly reason: string; readonly ending: 'closed' | 'unjoined' }
   | { readonly type: 'enforce-rebalance'; readonly reason: string }
-  /** Waits until something the application may be waiting for happened (records, a step, an error), or `deadline`. */
-  | { readonly type: 'wait'; readonly deadline: number }
+  /**
+   * Waits until something the application may be waiting for happened (records, a step, an error), or `deadline`.
+   * `inPoll`: the wait is poll's, so the application counts as polling while it lasts.
+   */
+  | { readonly type: 'wait'; readonly deadline: number; readonly inPoll?: boolean }
+  /** poll returns: `max.poll.interval.ms` counts from now. */
+  | { readonly type: 'poll-end' }
   /** Resolves at `deadline` (a bound for close and unsubscribe, on the loop's timer). */
   | { readonly type: 'deadline'; readonly deadline: number }
   /** Resolves (true) when no commit is in flight any more, or (false) at `deadline`. */
@@ -58,6 +63,7 @@ export interface ApplicationEventResults {
   assign: undefined;
   unsubscribe: undefined;
   poll: undefined;
+  'poll-end': undefined;
   collect: ConsumerRecord[];
   seek: undefined;
   'reset-offsets': undefined;

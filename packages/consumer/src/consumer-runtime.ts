@@ -274,8 +274,15 @@ export class ConsumerRuntime {
       case 'enforce-rebalance':
         this.#requireMembership().enforceRebalance(event.reason);
         return;
-      case 'wait':
-        return this.#waits.wait(event.deadline);
+      case 'wait': {
+        const membership = event.inPoll ? this.membership : null;
+        if (membership === null) return this.#waits.wait(event.deadline);
+        const token = membership.beginPollWait(now);
+        return this.#waits.wait(event.deadline).then(() => membership.endPollWait(Date.now(), token));
+      }
+      case 'poll-end':
+        this.membership?.endPollWait(now);
+        return;
       case 'deadline':
         return this.#waits.until(() => false, event.deadline).then(() => {});
       case 'commits-settled': {

@@ -200,11 +200,13 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
         const records = this.#submit({ type: 'collect', maxRecords: this.config.maxPollRecords });
         if (records.length > 0) return this.#deserialize(records);
         if (Date.now() >= deadline) return [];
-        await this.#interruptible(this.#submit({ type: 'wait', deadline }), options.signal);
+        // Waiting here is polling: heartbeats go on and max.poll.interval.ms does not run.
+        await this.#interruptible(this.#submit({ type: 'wait', deadline, inPoll: true }), options.signal);
         this.#ensureOpen();
       }
     } finally {
       this.#polling = false;
+      if (!this.#runtime.closed) this.#submit({ type: 'poll-end' });
     }
   }
 

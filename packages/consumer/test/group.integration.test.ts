@@ -217,6 +217,21 @@ describe('liveness', () => {
   });
 });
 
+describe('a poll that waits', () => {
+  it('counts as polling: a poll longer than max.poll.interval.ms with nothing to read keeps the member in the group', async () => {
+    const topic = await newTopic(1);
+    const events = recorder();
+    const member = consumer({ 'group.id': groupId(), 'max.poll.interval.ms': 2_000 });
+    member.subscribe([topic], events);
+    await pollUntil([member], () => member.assignment().length === 1);
+    const generation = member.groupMetadata().generationId;
+    expect(await member.poll(5_000)).toEqual([]);
+    expect(events.events.filter(([kind]) => kind !== 'assigned')).toEqual([]);
+    expect(member.groupMetadata().generationId).toBe(generation);
+    await expect(member.commitSync()).resolves.toBeUndefined();
+  });
+});
+
 describe('commits of a group member', () => {
   async function readSome(
     reader: KafkaConsumer<Uint8Array | null, string | null>,

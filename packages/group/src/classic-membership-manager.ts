@@ -111,6 +111,9 @@ export class ClassicMembershipManager implements Membership {
   #patternSince = Number.POSITIVE_INFINITY;
   #patternMatched = false;
   #fatal: Error | null = null;
+  /** The application's wait inside poll, if one is on (a token, so that a late end of an older wait is ignored). */
+  #pollWait = 0;
+  #nextPollWait = 1;
   #left = false;
   #leaving = false;
 
@@ -158,6 +161,19 @@ export class ClassicMembershipManager implements Membership {
     this.membership.polled(now);
     this.#checkSubscription();
     if (this.#rejoin !== null) this.#armed = true;
+  }
+
+  beginPollWait(now: number): number {
+    const token = this.#nextPollWait++;
+    this.#pollWait = token;
+    this.membership.pollWaiting(now, true);
+    return token;
+  }
+
+  endPollWait(now: number, token?: number): void {
+    if (this.#pollWait === 0 || (token !== undefined && token !== this.#pollWait)) return;
+    this.#pollWait = 0;
+    this.membership.pollWaiting(now, false);
   }
 
   enforceRebalance(reason: string): void {

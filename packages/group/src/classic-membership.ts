@@ -194,6 +194,8 @@ export class ClassicMembership {
   #lastHeartbeatSent = 0;
   #lastHeartbeatAnswered = 0;
   #lastPoll = 0;
+  /** The application waits inside poll (for records): it is polling for as long as that lasts. */
+  #pollWaiting = false;
 
   constructor(options: ClassicMembershipOptions) {
     this.groupId = options.groupId;
@@ -253,6 +255,15 @@ export class ClassicMembership {
   /** The application polled: `max.poll.interval.ms` counts from now. */
   polled(now: number): void {
     this.#lastPoll = now;
+  }
+
+  /**
+   * The application starts (true) or stops (false) waiting inside poll: while it waits there it is polling, so
+   * `max.poll.interval.ms` does not run; it counts again from when the wait ends.
+   */
+  pollWaiting(now: number, waiting: boolean): void {
+    this.#lastPoll = now;
+    this.#pollWaiting = waiting;
   }
 
   /** The leader's assignment for the generation of the last `assign-as-leader` event. */
@@ -347,7 +358,9 @@ export class ClassicMembership {
       if (this.#heartbeatInFlight === null) deadline = Math.min(deadline, Math.max(now, this.#nextHeartbeatAt()));
       deadline = Math.min(deadline, this.#lastHeartbeatAnswered + this.sessionTimeoutMs);
     }
-    if (this.#generation !== null) deadline = Math.min(deadline, this.#lastPoll + this.rebalanceTimeoutMs);
+    if (this.#generation !== null && !this.#pollWaiting) {
+      deadline = Math.min(deadline, this.#lastPoll + this.rebalanceTimeoutMs);
+    }
     return deadline;
   }
 
@@ -581,7 +594,8 @@ export class ClassicMembership {
       this.#lastHeartbeatAnswered = now;
       this.#forgetCoordinator(`no heartbeat was answered for session.timeout.ms (${this.sessionTimeoutMs} ms)`, now);
     }
-    if (this.#generation !== null && this.#state !== 'leaving' && now - this.#lastPoll >= this.rebalanceTimeoutMs) {
+    const pollExpired = !this.#pollWaiting && now - this.#lastPoll >= this.rebalanceTimeoutMs;
+    if (this.#generation !== null && this.#state !== 'leaving' && pollExpired) {
       const reason = `the application did not poll for max.poll.interval.ms (${this.rebalanceTimeoutMs} ms)`;
       const dynamicMember =
         this.groupInstanceId === null && this.#memberId !== '' && this.#coordinator.coordinator !== null;

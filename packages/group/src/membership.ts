@@ -68,6 +68,13 @@ export interface Membership extends RequestManager, TopicInterest {
   groupMetadata(): ConsumerGroupMetadata;
   /** The application polled: rebalances may go on, and `max.poll.interval.ms` counts from now. */
   onPoll(now: number): void;
+  /**
+   * The application waits inside poll for records: it is polling for as long as that lasts, so
+   * `max.poll.interval.ms` does not run. Returns a token for `endPollWait`.
+   */
+  beginPollWait(now: number): number;
+  /** The wait of `token` (or, without one, whatever wait is on) ended: `max.poll.interval.ms` counts from now. */
+  endPollWait(now: number, token?: number): void;
   /** The subscription (topics, pattern) changed: join at the next poll, or rejoin with the same member. */
   subscriptionChanged(now: number): void;
   /** Rejoin at the next poll (Kafka's `enforceRebalance`). */

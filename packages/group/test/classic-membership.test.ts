@@ -400,6 +400,29 @@ describe('ClassicMembership: leaving', () => {
     expect(only('join-group').memberId).toBe('');
   });
 
+  it('does not count max.poll.interval.ms while the application waits inside poll, and counts again from its end', () => {
+    const { membership, clock, only, none, events, joinAsLeader } = setup();
+    joinAsLeader();
+    membership.pollWaiting(clock.now, true);
+    // Two full intervals inside one poll: heartbeats only, nothing lost.
+    for (clock.now = 3_000; clock.now <= 120_000; clock.now += 3_000) {
+      membership.onHeartbeat(only('heartbeat'), ErrorCode.NONE, clock.now);
+    }
+    expect(events()).toEqual([]);
+    expect(membership.state).toBe('stable');
+    membership.pollWaiting(clock.now, false);
+    const ended = clock.now;
+    expect(membership.nextDeadline(clock.now)).toBeLessThanOrEqual(ended + 60_000);
+    for (clock.now = ended + 3_000; clock.now < ended + 60_000; clock.now += 3_000) {
+      membership.onHeartbeat(only('heartbeat'), ErrorCode.NONE, clock.now);
+    }
+    expect(events()).toEqual([]);
+    clock.now = ended + 60_000;
+    only('leave-group');
+    expect(events()).toEqual([{ type: 'lost', reason: expect.stringMatching(/max.poll.interval.ms/) }]);
+    none();
+  });
+
   it('a static member that stops polling loses its partitions without leaving', () => {
     const { membership, clock, none, events, joinAsLeader } = setup({ groupInstanceId: 'instance-a' });
     joinAsLeader();
