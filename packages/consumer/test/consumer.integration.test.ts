@@ -4,56 +4,15 @@
  * wakeup, and a record that cannot be deserialized.
  */
 import { randomUUID } from 'node:crypto';
-import { ClusterMetadata, ConnectionPool } from '@sluice/net';
-import { createTopic, produce } from '@sluice/tools-admin';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { produce } from '@sluice/tools-admin';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConsumerRecord, KafkaConsumer, RecordDeserializationError, WakeupError } from '../src/index.ts';
+import { brokerFixture } from './broker-fixture.ts';
 
-const kafka = inject('kafka');
-const bootstrap = kafka.bootstrap.PLAINTEXT!;
-const pool = new ConnectionPool({ connection: { clientId: 'sluice-consumer-test-setup' } });
-const metadata = new ClusterMetadata({ bootstrapServers: bootstrap, pool });
-const consumers: KafkaConsumer<unknown, unknown>[] = [];
+const { bootstrap, pool, metadata, newTopic, fill: fillPartitions, consumer } = brokerFixture('consumer-test');
 const encoder = new TextEncoder();
-
-afterAll(async () => {
-  for (const consumer of consumers.splice(0)) await consumer.close().catch(() => {});
-  metadata.close();
-  pool.close();
-});
-
-async function newTopic(partitions: number): Promise<string> {
-  const topic = `consumer-test-${randomUUID().slice(0, 8)}`;
-  metadata.setTopics([...(metadata.snapshot?.topics.keys() ?? []), topic]);
-  await createTopic(pool, metadata, topic, partitions);
-  return topic;
-}
-
-async function fill(topic: string, partitions: number, perPartition: number, from = 0): Promise<void> {
-  for (let partition = 0; partition < partitions; partition++) {
-    const records = Array.from({ length: perPartition }, (_, index) => ({
-      key: encoder.encode(`k${partition}`),
-      value: encoder.encode(`${topic}/${partition}/${from + index}`),
-      timestamp: BigInt(Date.now()),
-    }));
-    await produce(pool, metadata, { topic, partition }, records);
-  }
-}
-
-function consumer(config: Record<string, unknown>): KafkaConsumer<string | null, string | null> {
-  const created = new KafkaConsumer<string | null, string | null>({
-    'bootstrap.servers': bootstrap,
-    'key.deserializer': 'string',
-    'value.deserializer': 'string',
-    'auto.offset.reset': 'earliest',
-    'session.timeout.ms': 10_000,
-    'heartbeat.interval.ms': 500,
-    'fetch.max.wait.ms': 100,
-    ...config,
-  });
-  consumers.push(created as KafkaConsumer<unknown, unknown>);
-  return created;
-}
+const fill = (topic: string, partitions: number, perPartition: number, from = 0) =>
+  fillPartitions(topic, [...Array(partitions).keys()], perPartition, from);
 
 /** Polls until `count` records came (bounded generously: correctness, not timing). */
 async function pollFor<K, V>(target: KafkaConsumer<K, V>, count: number): Promise<Array<ConsumerRecord<K, V>>> {
@@ -80,7 +39,7 @@ describe('KafkaConsumer', () => {
     const records = await pollFor(first, 300);
     expect(records).toHaveLength(300);
     expect(new Set(records.map((record) => record.value)).size).toBe(300);
-    expect(records.find((record) => record.partition === 1 && record.offset === 7n)?.value).toBe(`${topic}/1/7`);
+    expect(records.find((record) => record.partition === 1 && record.offset === 7n)?.value).toBe('1/7');
     expect(first.assignment()).toHaveLength(3);
     await first.commitSync();
     expect((await first.committed([{ topic, partition: 0 }]))[0]?.offset).toBe(100n);
@@ -92,7 +51,7 @@ describe('KafkaConsumer', () => {
     await fill(topic, 3, 2, 100);
     const fresh = await pollFor(second, 6);
     expect(fresh.map((record) => record.value).sort()).toEqual(
-      [0, 1, 2].flatMap((partition) => [`${topic}/${partition}/100`, `${topic}/${partition}/101`]).sort(),
+      [0, 1, 2].flatMap((partition) => [`${partition}/100`, `${partition}/101`]).sort(),
     );
     await second.close();
   });
@@ -172,7 +131,6 @@ describe('KafkaConsumer', () => {
       'value.deserializer': 'json',
       'fetch.max.wait.ms': 100,
     });
-    consumers.push(reader as KafkaConsumer<unknown, unknown>);
     const tp = { topic: bad, partition: 0 };
     reader.assign([tp]);
     reader.seek(tp, 0);

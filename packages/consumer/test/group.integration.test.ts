@@ -5,66 +5,25 @@
  * same member, and a member that stopped polling.
  */
 import { randomUUID } from 'node:crypto';
-import { ClusterMetadata, ConnectionPool } from '@sluice/net';
-import { addPartitions, createTopic, produce } from '@sluice/tools-admin';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { addPartitions } from '@sluice/tools-admin';
+import { describe, expect, it } from 'vitest';
 import {
   CommitFailedError,
   type ConsumerRebalanceListener,
-  KafkaConsumer,
+  type KafkaConsumer,
   RebalanceInProgressError,
   type TopicPartition,
 } from '../src/index.ts';
+import { brokerFixture } from './broker-fixture.ts';
 
-const kafka = inject('kafka');
-const bootstrap = kafka.bootstrap.PLAINTEXT!;
-const pool = new ConnectionPool({ connection: { clientId: 'sluice-group-test-setup' } });
-const metadata = new ClusterMetadata({ bootstrapServers: bootstrap, pool });
-const consumers: Array<KafkaConsumer<unknown, unknown>> = [];
-const encoder = new TextEncoder();
-
-afterAll(async () => {
-  await Promise.all(consumers.splice(0).map((consumer) => consumer.close({ timeoutMs: 5_000 }).catch(() => {})));
-  metadata.close();
-  pool.close();
-});
-
-async function newTopic(partitions: number, prefix = 'group-test'): Promise<string> {
-  const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
-  metadata.setTopics([...(metadata.snapshot?.topics.keys() ?? []), topic]);
-  await createTopic(pool, metadata, topic, partitions);
-  return topic;
-}
-
-async function fill(topic: string, partitions: readonly number[], perPartition: number, from = 0): Promise<void> {
-  for (const partition of partitions) {
-    const records = Array.from({ length: perPartition }, (_, index) => ({
-      value: encoder.encode(`${partition}/${from + index}`),
-    }));
-    await produce(pool, metadata, { topic, partition }, records);
-  }
-}
-
-function consumer(config: Record<string, unknown>): KafkaConsumer<Uint8Array | null, string | null> {
-  const created = new KafkaConsumer<Uint8Array | null, string | null>({
-    'bootstrap.servers': bootstrap,
-    'value.deserializer': 'string',
-    'auto.offset.reset': 'earliest',
-    'session.timeout.ms': 10_000,
-    'heartbeat.interval.ms': 500,
-    'fetch.max.wait.ms': 100,
-    ...config,
-  });
-  consumers.push(created as KafkaConsumer<unknown, unknown>);
-  return created;
-}
+const { pool, metadata, newTopic, fill, consumer } = brokerFixture('group-test');
 
 const groupId = () => `group-${randomUUID().slice(0, 8)}`;
 const names = (partitions: readonly TopicPartition[]) => partitions.map((tp) => tp.partition).sort((a, b) => a - b);
 
 /** Polls every consumer (in parallel, like separate applications) until `done` holds; bounded generously. */
 async function pollUntil(
-  members: ReadonlyArray<KafkaConsumer<Uint8Array | null, string | null>>,
+  members: ReadonlyArray<KafkaConsumer<string | null, string | null>>,
   done: () => boolean,
   onRecords: (index: number, values: Array<string | null>) => void = () => {},
 ): Promise<void> {
@@ -234,7 +193,7 @@ describe('a poll that waits', () => {
 
 describe('commits of a group member', () => {
   async function readSome(
-    reader: KafkaConsumer<Uint8Array | null, string | null>,
+    reader: KafkaConsumer<string | null, string | null>,
     count: number,
   ): Promise<Map<number, bigint>> {
     const positions = new Map<number, bigint>();

@@ -21,7 +21,7 @@
  */
 
 import type { CommitIdentity, CommitPermission, CoordinatorView } from '@sluice/group';
-import { backoffMs, ErrorCode, KafkaError } from '@sluice/net';
+import { ErrorCode, KafkaError } from '@sluice/net';
 import {
   defaultOffsetCommitRequest,
   defaultOffsetFetchRequest,
@@ -33,13 +33,13 @@ import {
   ZERO_UUID,
 } from '@sluice/protocol';
 import {
+  Attempts,
   type Deferred,
   deferred,
   describePartition,
   type ManagerPoll,
   type RequestManager,
   type SubscriptionState,
-  TimeoutError,
   type TopicPartition,
   TopicPartitionMap,
   type UnsentRequest,
@@ -102,35 +102,29 @@ const OFFSET_FETCH_CEILING = 9;
 
 const NO_GENERATION: CommitIdentity = { generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null };
 
-interface Attempts {
-  inFlight: boolean;
-  notBefore: number;
-  failures: number;
-  lastError: Error | null;
-}
-
-interface PendingCommit extends Attempts {
+interface PendingCommit {
   readonly topics: readonly OffsetCommitRequestTopic[];
   /** An auto commit: a retriable failure brings the next one forward. */
   readonly auto: boolean;
   readonly identity: CommitIdentity;
   /** Whether the group assigns this consumer's partitions: a rebalance stops the commit. */
   readonly inGroup: boolean;
-  readonly deadline: number;
+  readonly attempts: Attempts;
   readonly retry: boolean;
   readonly result: Deferred<void>;
+  inFlight: boolean;
 }
 
-interface PendingFetch extends Attempts {
+interface PendingFetch {
   readonly partitions: readonly TopicPartition[];
-  readonly deadline: number;
+  readonly attempts: Attempts;
   readonly result: Deferred<TopicPartitionMap<CommittedOffset | null>>;
+  inFlight: boolean;
 }
 
 export class CommitManager implements RequestManager {
   readonly groupId: string;
   readonly #options: CommitManagerOptions;
-  readonly #random: () => number;
   #commits: PendingCommit[] = [];
   #fetches: PendingFetch[] = [];
   #nextAutoCommitAt: number;
@@ -139,7 +133,6 @@ export class CommitManager implements RequestManager {
   constructor(options: CommitManagerOptions) {
     this.groupId = options.groupId;
     this.#options = options;
-    this.#random = options.random ?? Math.random;
     this.#nextAutoCommitAt = Number.NEGATIVE_INFINITY;
   }
 
@@ -189,10 +182,10 @@ export class CommitManager implements RequestManager {
       auto: options.auto,
       identity: allowed.identity,
       inGroup: allowed.inGroup,
-      deadline: options.deadline,
+      attempts: new Attempts(options.deadline, this.#options),
       retry: options.sync,
       result: deferred(),
-      ...fresh(),
+      inFlight: false,
     };
     this.#commits.push(pending);
     return pending;
@@ -207,7 +200,12 @@ export class CommitManager implements RequestManager {
     deadline: number,
   ): Promise<TopicPartitionMap<CommittedOffset | null>> {
     if (partitions.length === 0) return Promise.resolve(new TopicPartitionMap());
-    const pending: PendingFetch = { partitions, deadline, result: deferred(), ...fresh() };
+    const pending: PendingFetch = {
+      partitions,
+      attempts: new Attempts(deadline, this.#options),
+      result: deferred(),
+      inFlight: false,
+    };
     this.#fetches.push(pending);
     return pending.result.promise;
   }
@@ -242,9 +240,9 @@ export class CommitManager implements RequestManager {
         continue;
       }
       if (this.#expired(commit, now, 'the offset commit')) continue;
-      next = Math.min(next, commit.deadline);
-      if (now < commit.notBefore) {
-        next = Math.min(next, commit.notBefore);
+      next = Math.min(next, commit.attempts.deadline);
+      if (!commit.attempts.due(now)) {
+        next = Math.min(next, commit.attempts.notBefore);
         continue;
       }
       const node = this.#coordinatorOr(commit);
@@ -254,10 +252,10 @@ export class CommitManager implements RequestManager {
     }
     for (const fetch of this.#fetches) {
       if (fetch.inFlight) continue;
-      if (this.#expired(fetch, now, 'the committed offsets')) continue;
-      next = Math.min(next, fetch.deadline);
-      if (now < fetch.notBefore) {
-        next = Math.min(next, fetch.notBefore);
+      if (this.#expired(fetch, now, 'the committed-offset lookup')) continue;
+      next = Math.min(next, fetch.attempts.deadline);
+      if (!fetch.attempts.due(now)) {
+        next = Math.min(next, fetch.attempts.notBefore);
         continue;
       }
       const node = this.#coordinatorOr(fetch);
@@ -304,16 +302,8 @@ export class CommitManager implements RequestManager {
   }
 
   #expired(pending: PendingCommit | PendingFetch, now: number, what: string): boolean {
-    if (now < pending.deadline) return false;
-    const cause = pending.lastError;
-    pending.result.reject(
-      new TimeoutError(
-        `${what} for group ${this.groupId} did not complete in time${cause ? `: ${cause.message}` : ''}`,
-        {
-          cause,
-        },
-      ),
-    );
+    if (!pending.attempts.expired(now)) return false;
+    pending.result.reject(pending.attempts.timeout(`${what} for group ${this.groupId}`));
     return true;
   }
 
@@ -473,19 +463,8 @@ export class CommitManager implements RequestManager {
       );
       return;
     }
-    pending.lastError = error;
-    pending.notBefore =
-      now +
-      backoffMs(pending.failures++, {
-        initialMs: this.#options.retryBackoffMs,
-        maxMs: this.#options.retryBackoffMaxMs,
-        random: this.#random,
-      });
+    pending.attempts.failed(error, now);
   }
-}
-
-function fresh(): Attempts {
-  return { inFlight: false, notBefore: 0, failures: 0, lastError: null };
 }
 
 function isRetriable(error: Error): boolean {

@@ -25,13 +25,13 @@ import {
 } from '@sluice/net';
 import { defaultListOffsetsRequest, type ListOffsetsResponse, listOffsetsApi } from '@sluice/protocol';
 import {
+  Attempts,
   type Deferred,
   deferred,
   describePartition,
   type ManagerPoll,
   type RequestManager,
   type SubscriptionState,
-  TimeoutError,
   type TopicInterest,
   type TopicPartition,
   TopicPartitionMap,
@@ -78,11 +78,8 @@ interface Lookup {
   /** Indexes of queries not answered yet and not in flight. */
   pending: Set<number>;
   inFlight: number;
-  readonly deadline: number;
+  readonly attempts: Attempts;
   readonly result: Deferred<Array<OffsetAndTimestamp | null>>;
-  notBefore: number;
-  failures: number;
-  lastError: Error | null;
 }
 
 /** One partition of a ListOffsets request: a reset (with its version) or an application query (its index). */
@@ -127,11 +124,8 @@ export class OffsetsManager implements RequestManager, TopicInterest {
       results: new Array<OffsetAndTimestamp | null>(queries.length).fill(null),
       pending: new Set(queries.map((_, index) => index)),
       inFlight: 0,
-      deadline,
+      attempts: new Attempts(deadline, this.#options),
       result: deferred(),
-      notBefore: 0,
-      failures: 0,
-      lastError: null,
     };
     this.#lookups.push(lookup);
     return lookup.result.promise;
@@ -264,19 +258,14 @@ export class OffsetsManager implements RequestManager, TopicInterest {
         lookup.result.resolve(lookup.results);
         continue;
       }
-      if (now >= lookup.deadline && lookup.inFlight === 0) {
-        const cause = lookup.lastError;
-        lookup.result.reject(
-          new TimeoutError(
-            `${lookup.pending.size} partition(s) got no offset in time${cause ? `: ${cause.message}` : ''}`,
-            { cause },
-          ),
-        );
+      const attempts = lookup.attempts;
+      if (attempts.expired(now) && lookup.inFlight === 0) {
+        lookup.result.reject(attempts.timeout(`the offset lookup of ${lookup.pending.size} partition(s)`));
         continue;
       }
-      next = Math.min(next, lookup.deadline);
-      if (now < lookup.notBefore) {
-        next = Math.min(next, lookup.notBefore);
+      next = Math.min(next, attempts.deadline);
+      if (!attempts.due(now)) {
+        next = Math.min(next, attempts.notBefore);
         continue;
       }
       for (const index of [...lookup.pending]) {
@@ -289,7 +278,7 @@ export class OffsetsManager implements RequestManager, TopicInterest {
         const info = snapshot === null ? undefined : findPartition(snapshot, query.topic, query.partition);
         if (info === undefined || info.leaderId < 0) {
           stale = true;
-          lookup.lastError = new Error(`no leader is known for ${describePartition(query)}`);
+          attempts.note(new Error(`no leader is known for ${describePartition(query)}`));
           continue;
         }
         lookup.pending.delete(index);
@@ -297,8 +286,9 @@ export class OffsetsManager implements RequestManager, TopicInterest {
         pushTo(entries, info.leaderId, { kind: 'lookup', lookup, tp: query, index, timestamp: query.timestamp });
       }
       if (lookup.pending.size > 0 && lookup.inFlight === 0) {
-        lookup.notBefore = now + this.#backoff(lookup.failures++);
-        next = Math.min(next, lookup.notBefore);
+        // Nothing could be asked (no leader known): ask again after the backoff, with fresher metadata.
+        attempts.failed(attempts.lastError ?? new Error('no leader is known yet'), now);
+        next = Math.min(next, attempts.notBefore);
       }
     }
     if (stale) this.#options.metadata.requestUpdate();
@@ -412,9 +402,8 @@ export class OffsetsManager implements RequestManager, TopicInterest {
       lookup.result.reject(error);
       return;
     }
-    lookup.lastError = error;
     lookup.pending.add(entry.index);
-    lookup.notBefore = Math.max(lookup.notBefore, now + this.#backoff(lookup.failures++));
+    lookup.attempts.failed(error, now);
   }
 
   #backoff(failures: number): number {

@@ -1,5 +1,6 @@
 // @sluice/runtime: the client loop, its request managers' contract, and the consumer's partition state.
 
+export { Attempts, type RetryBackoff } from './attempts.ts';
 export { ClientLoop, type ClientLoopOptions, PoolSender, type RequestSender } from './client-loop.ts';
 export { type Deferred, deferred } from './deferred.ts';
 export { IllegalStateError, TimeoutError } from './errors.ts';

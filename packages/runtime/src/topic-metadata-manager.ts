@@ -4,17 +4,10 @@
  * Retried with KIP-580 backoff on retriable topic errors until the call's deadline; a topic that does not exist is
  * absent from the answer; an authorization error fails the call. Partitions without a leader are listed as such.
  */
-import {
-  type BrokerInfo,
-  backoffMs,
-  type ClusterSnapshot,
-  type KafkaError,
-  mergeMetadata,
-  type TopicInfo,
-} from '@sluice/net';
+import { type BrokerInfo, type ClusterSnapshot, type KafkaError, mergeMetadata, type TopicInfo } from '@sluice/net';
 import { defaultMetadataRequest, metadataApi, ZERO_UUID } from '@sluice/protocol';
+import { Attempts } from './attempts.ts';
 import { type Deferred, deferred } from './deferred.ts';
-import { TimeoutError } from './errors.ts';
 import { type ManagerPoll, type RequestManager, type UnsentRequest, unsent } from './request-manager.ts';
 
 export interface TopicMetadataManagerOptions {
@@ -37,36 +30,28 @@ export interface TopicMetadata {
 interface Pending {
   /** null: every topic. */
   readonly topics: readonly string[] | null;
-  readonly deadline: number;
+  readonly attempts: Attempts;
   readonly result: Deferred<TopicMetadata>;
   inFlight: boolean;
-  notBefore: number;
-  failures: number;
-  lastError: Error | null;
 }
 
 const UNKNOWN_TOPIC = 3;
 
 export class TopicMetadataManager implements RequestManager {
   readonly #options: TopicMetadataManagerOptions;
-  readonly #random: () => number;
   #pending: Pending[] = [];
 
   constructor(options: TopicMetadataManagerOptions) {
     this.#options = options;
-    this.#random = options.random ?? Math.random;
   }
 
   /** The topics (null: all of them, internal ones unless excluded) and their partitions. */
   request(topics: readonly string[] | null, deadline: number): Promise<TopicMetadata> {
     const pending: Pending = {
       topics,
-      deadline,
+      attempts: new Attempts(deadline, this.#options),
       result: deferred(),
       inFlight: false,
-      notBefore: 0,
-      failures: 0,
-      lastError: null,
     };
     this.#pending.push(pending);
     return pending.result.promise;
@@ -84,20 +69,18 @@ export class TopicMetadataManager implements RequestManager {
     this.#pending = this.#pending.filter((pending) => !pending.result.settled);
     for (const pending of this.#pending) {
       if (pending.inFlight) continue;
-      if (now >= pending.deadline) {
-        const cause = pending.lastError;
-        pending.result.reject(
-          new TimeoutError(`no topic metadata within the time given${cause ? `: ${cause.message}` : ''}`, { cause }),
-        );
+      const attempts = pending.attempts;
+      if (attempts.expired(now)) {
+        pending.result.reject(attempts.timeout('the topic metadata lookup'));
         continue;
       }
-      if (now < pending.notBefore) {
-        next = Math.min(next, pending.notBefore, pending.deadline);
+      next = Math.min(next, attempts.deadline);
+      if (!attempts.due(now)) {
+        next = Math.min(next, attempts.notBefore);
         continue;
       }
       pending.inFlight = true;
       requests.push(this.#request(pending));
-      next = Math.min(next, pending.deadline);
     }
     return { requests, nextPollAt: next };
   }
@@ -119,12 +102,12 @@ export class TopicMetadataManager implements RequestManager {
         const { snapshot } = mergeMetadata({ previous: null, response, now });
         const outcome = this.#outcome(pending, snapshot);
         if (outcome instanceof Map) pending.result.resolve({ topics: outcome, brokers: snapshot.brokers });
-        else if (outcome.retriable) this.#retry(pending, outcome, now);
+        else if (outcome.retriable) pending.attempts.failed(outcome, now);
         else pending.result.reject(outcome);
       },
       onFailure: (error, now) => {
         pending.inFlight = false;
-        if ((error as { retriable?: boolean }).retriable === true) this.#retry(pending, error, now);
+        if ((error as { retriable?: boolean }).retriable === true) pending.attempts.failed(error, now);
         else pending.result.reject(error);
       },
     });
@@ -142,16 +125,5 @@ export class TopicMetadataManager implements RequestManager {
       result.set(topic.name, topic);
     }
     return result;
-  }
-
-  #retry(pending: Pending, error: Error, now: number): void {
-    pending.lastError = error;
-    pending.notBefore =
-      now +
-      backoffMs(pending.failures++, {
-        initialMs: this.#options.retryBackoffMs,
-        maxMs: this.#options.retryBackoffMaxMs,
-        random: this.#random,
-      });
   }
 }

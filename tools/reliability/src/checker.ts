@@ -219,3 +219,29 @@ export function checkLogs(input: {
     examples,
   };
 }
+
+/**
+ * What a scenario must hold, checked on its report: nothing lost, skipped, read backwards, read without an
+ * assignment or with a wrong value, no poll that threw, every acknowledged record read, and duplicates only as the
+ * scenario allows (`none`; `killed`: only reads of killed members after their last commit; `explained`: those and
+ * reads of members that lost the partition afterwards). Empty when everything holds; otherwise one line per
+ * violation, then the examples.
+ */
+export function violations(report: CheckReport, duplicates: 'none' | 'killed' | 'explained'): string[] {
+  const found: string[] = [];
+  const zero = (count: number, what: string) => {
+    if (count !== 0) found.push(`${count} ${what}`);
+  };
+  zero(report.lost, 'lost');
+  zero(report.skips, 'skipped');
+  zero(report.backwards, 'read backwards');
+  zero(report.unassignedReads, 'read without an assignment');
+  zero(report.wrongValues, 'with a wrong value');
+  zero(report.pollFailures, 'polls that threw');
+  zero(report.unexplainedDuplicates, 'unexplained duplicates');
+  if (report.consumed < report.acknowledged)
+    found.push(`${report.acknowledged - report.consumed} acknowledged not read`);
+  if (duplicates === 'none') zero(report.duplicates, 'duplicates');
+  if (duplicates === 'killed') zero(report.duplicatesExplainedByLoss, 'duplicates by members that lost partitions');
+  return found.length === 0 ? [] : [...found, ...report.examples];
+}

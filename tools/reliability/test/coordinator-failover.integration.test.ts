@@ -13,7 +13,7 @@ import { ClusterMetadata, ConnectionPool } from '@sluice/net';
 import { coordinatorOf, createTopic } from '@sluice/tools-admin';
 import { KafkaCluster } from '@sluice/tools-kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LoggingProducer, runChurn } from '../src/index.ts';
+import { LoggingProducer, runChurn, violations } from '../src/index.ts';
 
 const external = inject('kafka').external;
 const PARTITIONS = 6;
@@ -150,17 +150,11 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
     });
     const { report } = result;
     console.log(`churn with coordinator ${victim} killed: ${JSON.stringify({ ...report, examples: undefined })}`);
-    const why = report.examples.join('\n');
     expect(victim).toBeGreaterThanOrEqual(0);
     expect(result.kills).toBe(4);
     expect(report.acknowledged).toBeGreaterThan(1_000);
-    expect(report.lost, why).toBe(0);
-    expect(report.skips, why).toBe(0);
-    expect(report.backwards, why).toBe(0);
-    expect(report.unassignedReads, why).toBe(0);
-    expect(report.wrongValues, why).toBe(0);
-    expect(report.unexplainedDuplicates, why).toBe(0);
-    expect(report.pollFailures, why).toBe(0);
+    // Members may lose partitions while the coordinator is gone; what they read then is an explained duplicate.
+    expect(violations(report, 'explained')).toEqual([]);
   }, 360_000);
 
   it('close() returns within its timeout when the coordinator cannot be reached', async () => {
