@@ -10,7 +10,7 @@
  * then the application's waits, which see the state every other manager left.
  */
 import { type ConsumerRecord, FetchBuffer, FetchManager } from '@sluice/fetch';
-import { ClassicMembershipManager, CoordinatorManager } from '@sluice/group';
+import { ClassicMembershipManager, CoordinatorManager, type Membership } from '@sluice/group';
 import { ClusterMetadata, type ConnectionOptions, ConnectionPool, type SaslOptions } from '@sluice/net';
 import { CommitManager, OffsetsManager } from '@sluice/offsets';
 import {
@@ -33,7 +33,8 @@ export class ConsumerRuntime {
   readonly metadata: ClusterMetadata;
   readonly subscriptions: SubscriptionState;
   readonly buffer = new FetchBuffer();
-  readonly membership: ClassicMembershipManager | null;
+  /** The group membership (classic today; a KIP-848 one implements the same interface). */
+  readonly membership: Membership | null;
   readonly commits: CommitManager | null;
   readonly #offsets: OffsetsManager;
   readonly #topicMetadata: TopicMetadataManager;
@@ -298,7 +299,7 @@ export class ConsumerRuntime {
     }
   }
 
-  #requireMembership(): ClassicMembershipManager {
+  #requireMembership(): Membership {
     if (this.membership === null) throw new InvalidGroupIdError('this needs a group.id');
     return this.membership;
   }
