@@ -50,7 +50,8 @@ async function churn(mode: 'kill' | 'graceful', config: Record<string, unknown>)
     replacements: 4,
     intervalMs: [10_000, 15_000],
     mode,
-    processingMs: 20,
+    // Long enough that a kill often lands in the middle of a batch (read, not yet committed).
+    processingMs: 100,
     memberConfig: { ...memberConfig, ...config },
   });
   console.log(`churn (${mode}): ${JSON.stringify({ ...result.report, examples: undefined })}`);

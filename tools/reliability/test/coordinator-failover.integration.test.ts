@@ -124,7 +124,7 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
       replacements: 4,
       intervalMs: [10_000, 15_000],
       mode: 'kill',
-      processingMs: 20,
+      processingMs: 100,
       memberConfig: {
         'session.timeout.ms': 10_000,
         'heartbeat.interval.ms': 1_000,
