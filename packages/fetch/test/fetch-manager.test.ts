@@ -1,5 +1,5 @@
 /** The fetch request manager and its buffer, driven by a fake clock and scripted Fetch answers. */
-import { type ClusterSnapshot, ErrorCode, NetworkError, type PartitionInfo } from '@sluice/net';
+import { type ClusterSnapshot, ErrorCode, NetworkError } from '@sluice/net';
 import {
   defaultFetchResponse,
   encodeControlRecordKey,
@@ -14,6 +14,7 @@ import {
 } from '@sluice/protocol';
 import { SubscriptionState, type TopicPartition, type UnsentRequest } from '@sluice/runtime';
 import { describe, expect, it, vi } from 'vitest';
+import { fakeCluster } from '../../runtime/test/fake-cluster.ts';
 import { FetchBuffer } from '../src/fetch-buffer.ts';
 import { FetchManager, type FetchManagerOptions, PREFETCH_RECORDS } from '../src/fetch-manager.ts';
 import type { ConsumerRecord } from '../src/partition-records.ts';
@@ -36,47 +37,10 @@ const LEADERS: ReadonlyArray<readonly [TopicPartition, number]> = [
   [payments0, 1],
 ];
 
-function partitionInfo(partition: number, leaderId: number): PartitionInfo {
-  return {
-    partition,
-    leaderId,
-    leaderEpoch: 5,
-    replicas: [leaderId],
-    isr: [leaderId],
-    offlineReplicas: [],
-    error: null,
-  };
-}
-
 function cluster(
   options: { leaders?: ReadonlyArray<readonly [TopicPartition, number]>; topicIds?: ReadonlyMap<string, Uuid> } = {},
 ): ClusterSnapshot {
-  const ids = options.topicIds ?? TOPIC_IDS;
-  const topics = new Map<string, PartitionInfo[]>();
-  for (const [tp, leaderId] of options.leaders ?? LEADERS) {
-    topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), partitionInfo(tp.partition, leaderId)]);
-  }
-  return {
-    clusterId: 'cluster',
-    controllerId: 1,
-    brokers: new Map(
-      [1, 2].map((nodeId) => [nodeId, { nodeId, host: `broker-${nodeId}`, port: 9092, rack: null }] as const),
-    ),
-    topics: new Map(
-      [...topics].map(([name, partitions]) => [
-        name,
-        {
-          name,
-          topicId: ids.get(name) ?? ZERO_UUID,
-          isInternal: false,
-          partitions: partitions.sort((a, b) => a.partition - b.partition),
-          error: null,
-        },
-      ]),
-    ),
-    topicNamesById: new Map([...ids].filter(([, id]) => id !== ZERO_UUID).map(([name, id]) => [id, name])),
-    updatedAt: 0,
-  };
+  return fakeCluster({ leaders: options.leaders ?? LEADERS, topicIds: options.topicIds ?? TOPIC_IDS });
 }
 
 function setup(options: Partial<FetchManagerOptions> = {}) {

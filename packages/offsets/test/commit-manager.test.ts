@@ -16,6 +16,7 @@ import { SubscriptionState, TimeoutError, type TopicPartition, type UnsentReques
 import { describe, expect, it, vi } from 'vitest';
 import { CommitManager, type CommitManagerOptions, type OffsetToCommit } from '../src/commit-manager.ts';
 import { CommitFailedError, RebalanceInProgressError, RetriableCommitFailedError } from '../src/errors.ts';
+import { track } from './track.ts';
 
 type CommitRequest = UnsentRequest<OffsetCommitRequest, OffsetCommitResponse>;
 type FetchRequest = UnsentRequest<OffsetFetchRequest, OffsetFetchResponse>;
@@ -60,22 +61,6 @@ function subscribe(subscriptions: SubscriptionState): void {
 
 function offset(tp: TopicPartition, value: bigint, patch: Partial<OffsetToCommit> = {}): OffsetToCommit {
   return { ...tp, offset: value, ...patch };
-}
-
-/** Follows a promise without awaiting it: `settled`, then `value` or `error`. */
-function track<Value>(promise: Promise<Value>) {
-  const state: { settled: boolean; value?: Value; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => {
-      state.settled = true;
-      state.value = value;
-    },
-    (error: unknown) => {
-      state.settled = true;
-      state.error = error;
-    },
-  );
-  return state;
 }
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,11 +1,10 @@
 /** The offsets request manager (positions from committed offsets and resets, ListOffsets), on a fake clock. */
-import { type ClusterSnapshot, ErrorCode, KafkaError, NetworkError, type PartitionInfo } from '@sluice/net';
+import { type ClusterSnapshot, ErrorCode, KafkaError, NetworkError } from '@sluice/net';
 import {
   defaultListOffsetsResponse,
   type ListOffsetsRequest,
   type ListOffsetsResponse,
   listOffsetsApi,
-  ZERO_UUID,
 } from '@sluice/protocol';
 import {
   type Deferred,
@@ -18,6 +17,7 @@ import {
   type UnsentRequest,
 } from '@sluice/runtime';
 import { describe, expect, it, vi } from 'vitest';
+import { fakeCluster } from '../../runtime/test/fake-cluster.ts';
 import type { CommittedOffset } from '../src/commit-manager.ts';
 import {
   EARLIEST_TIMESTAMP,
@@ -25,6 +25,7 @@ import {
   OffsetsManager,
   type OffsetsManagerOptions,
 } from '../src/offsets-manager.ts';
+import { track } from './track.ts';
 
 type OffsetsRequest = UnsentRequest<ListOffsetsRequest, ListOffsetsResponse>;
 type Committed = TopicPartitionMap<CommittedOffset | null>;
@@ -40,47 +41,11 @@ const LEADERS: ReadonlyArray<readonly [TopicPartition, number]> = [
   [payments0, 1],
 ];
 
-function partitionInfo(partition: number, leaderId: number): PartitionInfo {
-  return {
-    partition,
-    leaderId,
-    leaderEpoch: 5,
-    replicas: [leaderId],
-    isr: [leaderId],
-    offlineReplicas: [],
-    error: null,
-  };
-}
-
 function cluster(
   leaders: ReadonlyArray<readonly [TopicPartition, number]> = LEADERS,
   topicErrors: ReadonlyMap<string, KafkaError> = new Map(),
 ): ClusterSnapshot {
-  const topics = new Map<string, PartitionInfo[]>();
-  for (const [tp, leaderId] of leaders) {
-    topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), partitionInfo(tp.partition, leaderId)]);
-  }
-  return {
-    clusterId: 'cluster',
-    controllerId: 1,
-    brokers: new Map(
-      [1, 2].map((nodeId) => [nodeId, { nodeId, host: `broker-${nodeId}`, port: 9092, rack: null }] as const),
-    ),
-    topics: new Map(
-      [...topics].map(([name, partitions]) => [
-        name,
-        {
-          name,
-          topicId: ZERO_UUID,
-          isInternal: false,
-          partitions: partitions.sort((a, b) => a.partition - b.partition),
-          error: topicErrors.get(name) ?? null,
-        },
-      ]),
-    ),
-    topicNamesById: new Map(),
-    updatedAt: 0,
-  };
+  return fakeCluster({ leaders, topicErrors });
 }
 
 /** A fake commit manager: every `committed` call is recorded with a result the test settles. */
@@ -180,21 +145,6 @@ function listOffsetsAnswer(found: readonly Found[]): ListOffsetsResponse {
 
 async function answer(request: OffsetsRequest, now: number, found: readonly Found[]): Promise<void> {
   await request.onResponse(listOffsetsAnswer(found), { version: 7, nodeId: 1, now });
-}
-
-function track<Value>(promise: Promise<Value>) {
-  const state: { settled: boolean; value?: Value; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => {
-      state.settled = true;
-      state.value = value;
-    },
-    (error: unknown) => {
-      state.settled = true;
-      state.error = error;
-    },
-  );
-  return state;
 }
 
 const networkError = () => new NetworkError('connection lost', { broker: 'broker-2:9092' });
