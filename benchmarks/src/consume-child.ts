@@ -2,15 +2,20 @@
 // touches another client's timings. consume.ts starts this file once per (round, client) with
 //   node --expose-gc --conditions=@sluice/source benchmarks/src/consume-child.ts --client sluice --bootstrap host:port
 //        --topic t --records N --bytes B --label 'sample 1/5' [--warm-up-reads 1] [fetch and poll settings]
+//        [--profile-out file.cpuprofile]
 // It reads the topic --warm-up-reads times untimed (the JIT warms up in this very process), then once timed, each read
 // with a fresh consumer group and a full GC before it, and prints its result as one JSON line on stdout (progress and
 // the clients' own warnings go to stderr). Any failure, or a count other than N records / B bytes, exits non-zero.
+// The CPU time it reports is the whole process's (every thread: the event loop, libuv's pool, a native client's own
+// threads) over the timed read, its close included; with --profile-out, the inspector's CPU profile of that read.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Client, type ClientId, clients, type FetchSettings, type ReadResult } from './consume-clients.ts';
+import { childFailureReason } from './consume-report.ts';
 import { formatCount } from './net-report.ts';
 
 /** Everything one read needs, as the parent knows it. */
@@ -30,6 +35,8 @@ export interface ChildSpec extends ReadSpec {
   readonly label: string;
   /** Untimed reads in the child before the timed one. */
   readonly warmUpReads: number;
+  /** Where to write the CPU profile of the timed read; null for none. */
+  readonly profileOut?: string | null;
 }
 
 /** The JSON line a child prints on stdout. */
@@ -43,6 +50,12 @@ export interface ChildReport {
   readonly result: ReadResult;
   /** Peak resident set of the child, MiB (warm-up reads included). */
   readonly maxRssMiB: number;
+  /** CPU seconds (user + system, all threads) of the timed read, its close included. */
+  readonly cpuSeconds: number;
+  /** CPU seconds of the whole child up to its report: start-up and warm-up reads included. */
+  readonly processCpuSeconds: number;
+  /** With a profile: process.hrtime (microseconds) when the timed read started and ended, the profile's clock. */
+  readonly profileWindowMicros?: readonly [number, number];
 }
 
 const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -110,6 +123,7 @@ function childArgs(spec: ChildSpec): string[] {
     String(spec.fetch.minBytes),
     '--timeout-ms',
     String(spec.timeoutMs),
+    ...(spec.profileOut ? ['--profile-out', spec.profileOut] : []),
   ];
 }
 
@@ -129,7 +143,7 @@ export function runChild(spec: ChildSpec): Promise<ChildReport> {
   const what = `${spec.client} ${spec.label} (child process)`;
   const limitMs = (spec.warmUpReads + 1) * spec.timeoutMs + 60_000;
   return new Promise<ChildReport>((resolve, reject) => {
-    const child = spawn(process.execPath, childArgs(spec), { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, childArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -140,6 +154,13 @@ export function runChild(spec: ChildSpec): Promise<ChildReport> {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
       stdout += chunk;
+    });
+    // Passed through, and the tail kept for the reason of a failure.
+    let stderrTail = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      process.stderr.write(chunk);
+      stderrTail = (stderrTail + chunk).slice(-8192);
     });
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -156,7 +177,10 @@ export function runChild(spec: ChildSpec): Promise<ChildReport> {
         else if (line.trim() !== '') process.stderr.write(`  [${spec.client} stdout] ${line}\n`);
       }
       if (timedOut) return reject(new Error(`${what}: no result within ${limitMs} ms, killed`));
-      if (code !== 0) return reject(new Error(`${what}: exited with ${signal ?? `code ${code}`}`));
+      if (code !== 0) {
+        const reason = childFailureReason(stderrTail);
+        return reject(new Error(`${what}: exited with ${signal ?? `code ${code}`}${reason ? `: ${reason}` : ''}`));
+      }
       if (report === null) return reject(new Error(`${what}: exited 0 but printed no result line`));
       const problem = checkReport(report, spec);
       if (problem) return reject(new Error(`${what}: ${problem}`));
@@ -209,6 +233,7 @@ async function childMain(): Promise<void> {
       'max-wait-ms': { type: 'string', default: '500' },
       'min-bytes': { type: 'string', default: '1' },
       'timeout-ms': { type: 'string', default: '120000' },
+      'profile-out': { type: 'string' },
     },
   });
   const required = (name: 'client' | 'bootstrap' | 'topic' | 'records' | 'bytes'): string => {
@@ -246,7 +271,14 @@ async function childMain(): Promise<void> {
     warmUps.push(await readOnce(client, spec, label, where));
   }
   collectGarbage();
+  const profiler = values['profile-out'] === undefined ? null : await startProfiler();
+  const cpuAtStart = process.cpuUsage();
+  const readStart = Number(process.hrtime.bigint() / 1000n);
   const result = await readOnce(client, spec, values.label, where);
+  const readEnd = Number(process.hrtime.bigint() / 1000n);
+  const cpu = process.cpuUsage(cpuAtStart);
+  if (profiler !== null) writeFileSync(values['profile-out']!, JSON.stringify(await stopProfiler(profiler)));
+  const usage = process.resourceUsage();
   const report: ChildReport = {
     type: 'sluice-bench-consume-sample',
     client: client.id,
@@ -255,11 +287,30 @@ async function childMain(): Promise<void> {
     exposeGc: (globalThis as { gc?: unknown }).gc !== undefined,
     warmUps,
     result,
-    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    maxRssMiB: Math.round(usage.maxRSS / 1024),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    processCpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+    ...(profiler === null ? {} : { profileWindowMicros: [readStart, readEnd] as const }),
   };
   await new Promise<void>((resolve, reject) =>
     process.stdout.write(`${JSON.stringify(report)}\n`, (error) => (error ? reject(error) : resolve())),
   );
+}
+
+/** V8's sampling profiler through the inspector, started just before the timed read (every 500 µs). */
+async function startProfiler(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfiler(session: Session): Promise<unknown> {
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  return profile;
 }
 
 const isMain = (() => {

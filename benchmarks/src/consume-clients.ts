@@ -1,8 +1,11 @@
 // One read of the whole topic by each client of `pnpm bench:consume`: a fresh consumer group, from the earliest
 // offset, no offset commits, until every produced record has been seen; the consumer is closed afterwards (untimed).
-import { Consumer as PlatformaticConsumer } from '@platformatic/kafka';
-import { KafkaConsumer } from '@sluice/consumer';
-import { Kafka, logLevel } from 'kafkajs';
+// Kafka's Java consumer is described here too, but it reads in a JVM of its own (consume-java.ts).
+//
+// Each client's library is imported when it first reads, not here: a sample's process then holds only its own
+// client's code (peak RSS compares clients, not all of them loaded at once), and a native binary that does not load,
+// or a package that is missing, fails that client's samples with the reason rather than every client's.
+import { parseAddress } from './net-raw-socket.ts';
 
 export interface FetchSettings {
   /** fetch.max.bytes: per Fetch response. */
@@ -39,13 +42,18 @@ export interface ReadResult {
   readonly steadySeconds: number;
 }
 
-export type ClientId = 'sluice' | 'sluiceNoCrc' | 'kafkajs' | 'platformatic';
+export type ClientId = 'sluice' | 'sluiceNoCrc' | 'kafkajs' | 'platformatic' | 'crab' | 'kafkaTs' | 'java' | 'bare';
 
-export interface Client {
+/** What the tables say about a client. */
+export interface ClientInfo {
   readonly id: ClientId;
   readonly label: string;
   /** What the client is configured with, in its own option names. */
   describe(task: Pick<ReadTask, 'fetch' | 'maxPollRecords'>): string;
+}
+
+/** A client that reads in a Node process (consume-child.ts). */
+export interface Client extends ClientInfo {
   read(task: ReadTask): Promise<ReadResult>;
 }
 
@@ -115,6 +123,7 @@ function sluiceClient(checkCrcs: boolean): Client {
       `fetch.max.wait.ms=${fetch.maxWaitMs} fetch.min.bytes=${fetch.minBytes} max.poll.records=${maxPollRecords} ` +
       `check.crcs=${checkCrcs}${checkCrcs ? ' (default)' : ''} isolation.level=read_uncommitted (default), poll(1000)`,
     async read(task) {
+      const { KafkaConsumer } = await import('@sluice/consumer');
       const consumer = new KafkaConsumer({
         'bootstrap.servers': task.bootstrap,
         'group.id': task.groupId,
@@ -156,8 +165,14 @@ export const kafkajs: Client = {
   describe: ({ fetch }) =>
     `maxBytes=${fetch.maxBytes} maxBytesPerPartition=${fetch.partitionMaxBytes} maxWaitTimeInMs=${fetch.maxWaitMs} ` +
     `minBytes=${fetch.minBytes} readUncommitted=true, run({ autoCommit: false, eachBatch }), ` +
-    'partitionsConsumedConcurrently=1 (default); timed from connect()',
+    'partitionsConsumedConcurrently=1 (default); lz4 / zstd / snappy through CompressionCodecs over lz4-napi, ' +
+    'node:zlib and snappy (KafkaJS reads only gzip by itself); timed from connect()',
   async read(task) {
+    const [{ Kafka, logLevel }, { registerKafkajsCodecs }] = await Promise.all([
+      import('kafkajs'),
+      import('./decoders/kafkajs.ts'),
+    ]);
+    registerKafkajsCodecs();
     const kafka = new Kafka({
       clientId: 'kafkajs-bench-consume',
       brokers: [task.bootstrap],
@@ -216,6 +231,7 @@ export const platformatic: Client = {
     `minBytes=${fetch.minBytes} isolationLevel=READ_UNCOMMITTED, consume({ mode: 'earliest', autocommit: false }), ` +
     "highWaterMark=1024 (default), 'data' events; timed from consume()",
   async read(task) {
+    const { Consumer: PlatformaticConsumer } = await import('@platformatic/kafka');
     const consumer = new PlatformaticConsumer({
       groupId: task.groupId,
       clientId: 'platformatic-bench-consume',
@@ -262,4 +278,125 @@ export const platformatic: Client = {
   },
 };
 
-export const clients: readonly Client[] = [sluice, sluiceNoCrc, kafkajs, platformatic];
+/** Web Stream batches of this many messages, collected for at most this long: the README's high-throughput pair. */
+const crabBatchSize = 4096;
+const crabBatchTimeoutMs = 2;
+
+export const crab: Client = {
+  id: 'crab',
+  label: 'kafka-crab-js 5.0.0 (librdkafka, Web Stream batches)',
+  describe: ({ fetch }) =>
+    `fetch.max.bytes=${fetch.maxBytes} max.partition.fetch.bytes=${fetch.partitionMaxBytes} ` +
+    `fetch.wait.max.ms=${fetch.maxWaitMs} fetch.min.bytes=${fetch.minBytes} enable.auto.commit=false ` +
+    'check.crcs=false (librdkafka default), other librdkafka settings default (queued.min.messages=100000, ' +
+    `queued.max.messages.kbytes=65536); createWebStreamConsumer({ batchSize: ${crabBatchSize}, ` +
+    `batchTimeout: ${crabBatchTimeoutMs} }) (the README's throughput setting), diagnostics off; ` +
+    'timed from createWebStreamConsumer() (librdkafka connects as the handle is created)',
+  async read(task) {
+    const { KafkaClient } = await import('kafka-crab-js');
+    const client = new KafkaClient({
+      brokers: task.bootstrap,
+      clientId: 'crab-bench-consume',
+      logLevel: 'error',
+      diagnostics: false,
+    });
+    const tally = new Tally('kafka-crab-js', task);
+    const { consumer, stream } = client.createWebStreamConsumer({
+      groupId: task.groupId,
+      enableAutoCommit: false,
+      batchSize: crabBatchSize,
+      batchTimeout: crabBatchTimeoutMs,
+      configuration: {
+        'auto.offset.reset': 'earliest',
+        'enable.auto.offset.store': false,
+        'fetch.max.bytes': task.fetch.maxBytes,
+        'max.partition.fetch.bytes': task.fetch.partitionMaxBytes,
+        'fetch.wait.max.ms': task.fetch.maxWaitMs,
+        'fetch.min.bytes': task.fetch.minBytes,
+      },
+    });
+    const reader = stream.getReader();
+    // A read that stalls is cancelled, which ends the pending reader.read() with done.
+    const timer = setTimeout(() => void reader.cancel('timed out').catch(() => {}), task.timeoutMs);
+    try {
+      await consumer.subscribe(task.topic);
+      for (;;) {
+        const { value: messages, done } = await reader.read();
+        if (done) throw tally.timeoutError();
+        let bytes = 0;
+        for (const message of messages) bytes += length(message.key) + length(message.payload);
+        if (tally.add(messages.length, bytes)) break;
+      }
+      return tally.result();
+    } finally {
+      clearTimeout(timer);
+      await reader.cancel().catch(() => {});
+      await consumer.disconnect().catch(() => {});
+    }
+  },
+};
+
+export const kafkaTs: Client = {
+  id: 'kafkaTs',
+  label: 'kafka-ts 1.5.0 (startConsumer + onBatch)',
+  describe: ({ fetch }) =>
+    `maxBytes=${fetch.maxBytes} partitionMaxBytes=${fetch.partitionMaxBytes} maxWaitMs=${fetch.maxWaitMs} ` +
+    `minBytes=${fetch.minBytes} isolationLevel=READ_UNCOMMITTED (default), fromBeginning=true, its own lz4 and ` +
+    'node:zlib zstd; it commits offsets after every batch (asynchronously; it has no option to turn that off); ' +
+    'logger silenced; timed from startConsumer()',
+  async read(task) {
+    const { createKafkaClient, setLogger } = await import('kafka-ts');
+    const silent = () => {};
+    setLogger({ debug: silent, info: silent, warn: silent, error: silent });
+    const kafka = createKafkaClient({
+      clientId: 'kafka-ts-bench-consume',
+      bootstrapServers: [parseAddress(task.bootstrap)],
+    });
+    const tally = new Tally('kafka-ts', task);
+    let starting: ReturnType<typeof kafka.startConsumer> | null = null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(tally.timeoutError()), task.timeoutMs);
+        starting = kafka.startConsumer({
+          groupId: task.groupId,
+          topics: [task.topic],
+          fromBeginning: true,
+          maxBytes: task.fetch.maxBytes,
+          partitionMaxBytes: task.fetch.partitionMaxBytes,
+          maxWaitMs: task.fetch.maxWaitMs,
+          minBytes: task.fetch.minBytes,
+          onBatch: (messages) => {
+            let bytes = 0;
+            for (const message of messages) bytes += length(message.key) + length(message.value);
+            if (tally.add(messages.length, bytes)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        });
+        starting.catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+      });
+      return tally.result();
+    } finally {
+      // The last batch may arrive before startConsumer() resolves: wait for it, so that no consumer outlives its read.
+      const started = await (starting as ReturnType<typeof kafka.startConsumer> | null)?.catch(() => null);
+      await started?.close(true).catch(() => {});
+    }
+  },
+};
+
+export const bare: Client = {
+  id: 'bare',
+  label: 'ceiling: bare Fetch loop (Sluice Connection, batch headers only)',
+  describe: ({ fetch }) =>
+    `maxBytes=${fetch.maxBytes} partitionMaxBytes=${fetch.partitionMaxBytes} maxWaitMs=${fetch.maxWaitMs} ` +
+    `minBytes=${fetch.minBytes}, full fetches (no session), one Fetch in flight per leader, records counted from ` +
+    'the batch headers (nothing decompressed or decoded, no CRC), key + value bytes taken from the fill; no group: ' +
+    'timed from the bootstrap connect (Metadata, then Fetch from offset 0)',
+  read: async (task) => (await import('./consume-bare.ts')).bareRead(task),
+};
+
+export const clients: readonly Client[] = [sluice, sluiceNoCrc, kafkajs, platformatic, crab, kafkaTs, bare];

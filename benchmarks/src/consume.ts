@@ -1,62 +1,107 @@
-// pnpm bench:consume [--json] [--quick] [--megabytes 200] [--record-bytes 1000] [--partitions 4] [--samples 5]
-//                    [--max-poll-records 500] [--only sluice,kafkajs,platformatic] [--warm-up-reads 1] [--in-process]
+// pnpm bench:consume [--json] [--quick] [--rows 100:none,1000:zstd | --sizes 100,1000 --codecs none,lz4,zstd]
+//                    [--records 1000000] [--partitions 8] [--samples 3] [--batch-records 500] [--max-poll-records 500]
+//                    [--only sluice,kafkajs,platformatic,crab,kafkaTs,java,bare] [--warm-up-reads 1] [--in-process]
+//                    [--java-kafka-version 4.4.0]
+// pnpm bench:consume --profile [--rows 100:none] [--records N]
 //
-// --only also takes sluiceNoCrc: Sluice with check.crcs=false (neither peer checks CRCs); not in the default set.
+// End to end: for each row (value size x codec; by default 100 B and 1 KB values, each uncompressed, lz4 and zstd) a
+// topic of N partitions holding --records JSON-looking events, produced once by Sluice's encoder, read from the
+// earliest offset to the end by every client against the same broker, interleaved per round (the order rotates each
+// round), then deleted. The clients:
+//   sluice        Sluice's KafkaConsumer (poll loop, CRCs checked)
+//   kafkajs       KafkaJS (run + eachBatch)
+//   platformatic  @platformatic/kafka (consume stream)
+//   crab          kafka-crab-js (librdkafka in a native addon; Web Stream batches, its fastest documented API)
+//   kafkaTs       kafka-ts (startConsumer + onBatch)
+//   java          Kafka's own Java consumer: org.apache.kafka.tools.ConsumerPerformance of the broker's version
+//   bare          the ceiling: one Sluice Connection per leader sending the same Fetch requests, reading only the
+//                 record batches' headers (consume-bare.ts)
+// --only also takes sluiceNoCrc: Sluice with check.crcs=false (most peers do not check CRCs); not in the default set.
 //
-// End to end: a topic of N partitions filled with fixed-size uncompressed records, then read from the earliest offset
-// to the end by Sluice's KafkaConsumer, KafkaJS and @platformatic/kafka against the same broker, interleaved per
-// round. Each read is a fresh consumer group with no offset commits, timed from the first call that talks to the
-// broker (so the group join is included) to the last record; records/s and MB/s of key + value bytes. Every read must
-// count exactly the produced records and bytes, or the run fails.
+// Each read is a fresh consumer group with no offset commits (kafka-ts commits after every batch: it cannot be
+// turned off), timed from the first call that talks to the broker (so the group join is included) to the last
+// record; records/s and MB/s (10^6) of key + value bytes. Every read must count exactly the produced records and
+// bytes. Every (round, client) sample runs in a fresh process: Node (consume-child.ts, spawned with --expose-gc
+// --conditions=@sluice/source) or, for Kafka's Java consumer, a JVM (consume-java.ts); each does its
+// --warm-up-reads untimed reads and then the timed one, so no client's garbage, heap or JIT state reaches another's.
+// Per sample: the process's peak RSS (Node: process.resourceUsage().maxRSS; JVM: VmHWM), and the CPU time of the
+// timed read (user + system of every thread of the process, its close included; Node: process.cpuUsage(), JVM:
+// OperatingSystemMXBean.getProcessCpuTime()), reported per million records. Figures are medians over the samples.
+// A client that fails (does not install, does not load, miscounts, times out) is reported with its reason and the
+// run goes on; the exit code is 1 only when Sluice fails or a topic cannot be made.
 //
-// Isolated by default: every (round, client) sample runs in a fresh Node process (consume-child.ts, spawned with
-// --expose-gc --conditions=@sluice/source), which does its --warm-up-reads untimed reads and then the timed one, so no
-// client's garbage, heap growth or JIT state reaches another's timings. A child that fails, times out or miscounts
-// fails the run. --in-process restores the old way: everything in this process, --warm-up-reads per client up front.
+// --in-process runs the Node clients in this process instead (warm-up reads per row up front; no RSS figures).
+// --profile runs Sluice alone on one row (the first of --rows, else 100:none) in a child whose timed read is
+// profiled by V8's sampling profiler, and prints self time by function and the idle, (program) and GC shares.
 //
 // Starts its own one-broker cluster with the Kafka harness (stopped at the end, on error and on SIGINT) unless
-// KAFKA_BOOTSTRAP=host:port names a broker; the topic it creates there is deleted at the end.
+// KAFKA_BOOTSTRAP=host:port names a broker; the topics it creates there are deleted.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Connection } from '@sluice/net';
-import { KafkaCluster } from '@sluice/tools-kafka';
-import { childExecArgv, killChildren, type ReadSpec, readOnce, runChild } from './consume-child.ts';
-import { type Client, type ClientId, clients, type FetchSettings, type ReadResult } from './consume-clients.ts';
-import { type ConsumeTopicFill, fillPartitions } from './consume-topic.ts';
+import { DEFAULT_KAFKA_VERSION, KafkaCluster } from '@sluice/tools-kafka';
+import { type ChildSpec, childExecArgv, killChildren, type ReadSpec, readOnce, runChild } from './consume-child.ts';
+import { type Client, type ClientId, type ClientInfo, clients, type FetchSettings } from './consume-clients.ts';
+import { ensureJavaConsumer, type JavaSetup, javaConsumer, killJavaChildren, runJavaSample } from './consume-java.ts';
+import {
+  type ClientOutcome,
+  evaluateTargets,
+  formatTarget,
+  parseRows,
+  type RowResult,
+  renderRowTable,
+  rowFigures,
+  type Sample,
+} from './consume-report.ts';
+import { type ConsumeRow, type ConsumeTopicFill, fillPartitions } from './consume-topic.ts';
 import { createTopic, deleteTopic } from './net-fetch.ts';
 import { parseAddress } from './net-raw-socket.ts';
-import { formatCount, formatRatio, machineInfo, renderTable, type Summary, summarise } from './net-report.ts';
+import { machineInfo } from './net-report.ts';
+import { type CpuProfile, formatProfileLines, summariseProfile } from './profile-summary.ts';
 
 const { values: flags } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
-    megabytes: { type: 'string' },
-    'record-bytes': { type: 'string', default: '1000' },
-    partitions: { type: 'string', default: '4' },
+    rows: { type: 'string' },
+    sizes: { type: 'string', default: '100,1000' },
+    codecs: { type: 'string', default: 'none,lz4,zstd' },
+    records: { type: 'string' },
+    partitions: { type: 'string', default: '8' },
     samples: { type: 'string' },
+    'batch-records': { type: 'string', default: '500' },
     'max-poll-records': { type: 'string', default: '500' },
-    only: { type: 'string', default: 'sluice,kafkajs,platformatic' },
+    only: { type: 'string', default: 'sluice,kafkajs,platformatic,crab,kafkaTs,java,bare' },
     'warm-up-reads': { type: 'string', default: '1' },
     'in-process': { type: 'boolean', default: false },
+    'java-kafka-version': { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 
 const quick = flags.quick;
-const only = new Set(flags.only.split(',').map((id) => id.trim()));
+/** Every client of the tables: the Node ones, then Kafka's Java consumer (which reads in a JVM). */
+const everyClient: readonly ClientInfo[] = [...clients, javaConsumer];
+const only = new Set(flags.profile ? ['sluice'] : flags.only.split(',').map((id) => id.trim()));
 for (const id of only) {
-  if (!clients.some((client) => client.id === id)) throw new Error(`--only: unknown client ${id}`);
+  if (!everyClient.some((client) => client.id === id)) throw new Error(`--only: unknown client ${id}`);
 }
 if (!only.has('sluice')) throw new Error('--only must include sluice: every ratio is to Sluice');
-const active: readonly Client[] = clients.filter((client) => only.has(client.id));
+const active: readonly ClientInfo[] = everyClient.filter((client) => only.has(client.id));
+const rows: readonly ConsumeRow[] = flags.profile
+  ? parseRows({ rows: flags.rows ?? '100:none' }).slice(0, 1)
+  : parseRows({ rows: flags.rows, sizes: flags.sizes, codecs: flags.codecs });
 const settings = {
-  megabytes: Number(flags.megabytes ?? (quick ? 20 : 200)),
-  recordBytes: Number(flags['record-bytes']),
+  rows: rows.map((row) => row.id),
+  records: Number(flags.records ?? (quick ? 50_000 : 1_000_000)),
   partitions: Number(flags.partitions),
-  produceBatchBytes: 900_000,
-  samples: Number(flags.samples ?? (quick ? 2 : 5)),
+  recordsPerBatch: Number(flags['batch-records']),
+  samples: Number(flags.samples ?? (quick || flags.profile ? 1 : 3)),
   warmUpReads: Number(flags['warm-up-reads']),
-  /** Each sample in a fresh child process (the default), or all in this one (--in-process). */
+  /** Each sample in a fresh child process (the default), or the Node clients all in this one (--in-process). */
   isolation: flags['in-process'] ? ('in-process' as const) : ('process-per-sample' as const),
   maxPollRecords: Number(flags['max-poll-records']),
   fetch: {
@@ -72,7 +117,7 @@ const settings = {
 for (const [name, value] of Object.entries(settings)) {
   if (name === 'warmUpReads') {
     if (!(Number.isInteger(value) && (value as number) >= 0)) throw new Error(`bad ${name}: ${value}`);
-  } else if (typeof value === 'number' && !(Number.isFinite(value) && value > 0)) {
+  } else if (typeof value === 'number' && !(Number.isInteger(value) && value > 0)) {
     throw new Error(`bad ${name}: ${value}`);
   }
 }
@@ -87,7 +132,7 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 let cluster: KafkaCluster | null = null;
 let admin: Connection | null = null;
-let createdTopic: string | null = null;
+const createdTopics = new Set<string>();
 let cleaning: Promise<void> | null = null;
 let interrupted = false;
 
@@ -98,8 +143,9 @@ function cleanUp(): Promise<void> {
 
 async function closeAll(): Promise<void> {
   killChildren();
-  if (createdTopic !== null && cluster === null && admin && !admin.closed) {
-    await deleteTopic(admin, createdTopic).catch(() => {});
+  killJavaChildren();
+  if (admin && !admin.closed) {
+    for (const topic of createdTopics) await deleteTopic(admin, topic).catch(() => {});
   }
   admin?.close();
   const running = cluster;
@@ -133,28 +179,40 @@ async function startBroker(): Promise<{ bootstrap: string; broker: string; kafka
   };
 }
 
-// ---- the benchmark -------------------------------------------------------------------------------------------
+// ---- topics ----------------------------------------------------------------------------------------------------
 
-interface ClientResult {
-  readonly id: ClientId;
-  readonly label: string;
-  readonly settings: string;
-  readonly recordsPerSecond: Summary;
-  /** MB (10^6) of key + value bytes per second. */
-  readonly megabytesPerSecond: Summary;
-  /** Median seconds from the first call to the first record (bootstrap, join, offsets, first Fetch). */
-  readonly medianSecondsToFirstRecord: number;
-  /** Records/s from the first record to the last (the join left out). */
-  readonly steadyRecordsPerSecond: Summary;
-  readonly seconds: readonly number[];
-  /** Isolated samples: each child's peak resident set, MiB (its warm-up reads included). */
-  readonly maxRssMiB: readonly number[] | null;
-  /** This client's median records/s over Sluice's median (the same ratio holds for MB/s: same bytes). */
-  readonly overSluice: number;
-  readonly bestOverSluiceBest: number;
+/** Creates and fills one row's topic; it is deleted after the row (and at exit if still there). */
+async function produceRow(row: ConsumeRow): Promise<ConsumeTopicFill> {
+  const topic = `sluice-bench-consume-${row.valueBytes}-${row.compression}-${randomUUID().slice(0, 8)}`;
+  const topicId = await createTopic(admin!, topic, settings.partitions);
+  createdTopics.add(topic);
+  progress(
+    `row ${row.id}: producing ${settings.records} records of ${row.valueBytes} B JSON-looking values ` +
+      `(${row.compression}) into ${topic} (${settings.partitions} partitions)...`,
+  );
+  const fill = await fillPartitions(admin!, topic, topicId, row, {
+    partitions: settings.partitions,
+    records: settings.records,
+    recordsPerBatch: settings.recordsPerBatch,
+    window: 4,
+  });
+  progress(
+    `row ${row.id}: produced ${fill.records} records (${(fill.payloadBytes / 1e6).toFixed(1)} MB of keys + values, ` +
+      `${fill.batches} batches, ${(fill.batchBytes / 1e6).toFixed(1)} MB of batches) in ${fill.seconds.toFixed(1)} s`,
+  );
+  return fill;
 }
 
+async function dropRowTopic(fill: ConsumeTopicFill): Promise<void> {
+  await deleteTopic(admin!, fill.topic).catch((error: unknown) => progress(`could not delete ${fill.topic}: ${error}`));
+  createdTopics.delete(fill.topic);
+}
+
+// ---- samples ---------------------------------------------------------------------------------------------------
+
 function readSpec(bootstrap: string, fill: ConsumeTopicFill): ReadSpec {
+  // Generous: a read slower than 5 MB/s or 20 k records/s is taken to be stuck.
+  const timeoutMs = Math.ceil(Math.max(120_000, (fill.payloadBytes / 1e6) * 200, fill.records * 0.05));
   return {
     bootstrap,
     topic: fill.topic,
@@ -162,179 +220,283 @@ function readSpec(bootstrap: string, fill: ConsumeTopicFill): ReadSpec {
     expectedBytes: fill.payloadBytes,
     fetch: settings.fetch,
     maxPollRecords: settings.maxPollRecords,
-    timeoutMs: Math.ceil(Math.max(120_000, (fill.payloadBytes / 1e6) * 1_000)),
+    timeoutMs,
   };
 }
 
-/** --in-process: the warm-up reads up front, then the rounds, all in this process. */
-async function runInProcess(spec: ReadSpec): Promise<Map<ClientId, ReadResult[]>> {
+/** Kafka's Java consumer, once resolved; or why it cannot run. */
+let javaSetup: JavaSetup | null = null;
+let javaUnavailable: string | null = null;
+
+/** --in-process: one read in this process, with the CPU time of the read. */
+async function readHere(client: Client, spec: ReadSpec, label: string): Promise<Sample> {
+  collectGarbage();
+  const cpuAtStart = process.cpuUsage();
+  const result = await readOnce(client, spec, label);
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMiB: null };
+}
+
+/** One timed sample of one client, in the process it runs in. */
+async function sample(client: ClientInfo, spec: ReadSpec, label: string): Promise<Sample> {
+  const childSpec: ChildSpec = { ...spec, client: client.id, label, warmUpReads: settings.warmUpReads };
+  if (client.id === 'java') {
+    if (javaSetup === null) throw new Error(javaUnavailable ?? 'not set up');
+    return runJavaSample(javaSetup, childSpec);
+  }
+  if (settings.isolation === 'in-process') return readHere(client as Client, spec, label);
+  const report = await runChild(childSpec);
+  if (!report.exposeGc) throw new Error(`${client.id}: the child process has no gc() (--expose-gc)`);
+  return {
+    ...report.result,
+    cpuSeconds: report.cpuSeconds,
+    processCpuSeconds: report.processCpuSeconds,
+    maxRssMiB: report.maxRssMiB,
+  };
+}
+
+/** --in-process: the warm-up reads of one row, every Node client in turn, before its rounds. */
+async function warmUpHere(spec: ReadSpec, failures: Map<ClientId, string>): Promise<void> {
   for (let index = 0; index < settings.warmUpReads; index++) {
     for (const client of active) {
-      collectGarbage();
-      await readOnce(client, spec, settings.warmUpReads === 1 ? 'warm-up' : `warm-up ${index + 1}`);
-    }
-  }
-  const runs = new Map<ClientId, ReadResult[]>(active.map((client) => [client.id, []]));
-  for (let round = 0; round < settings.samples; round++) {
-    for (const client of active) {
-      collectGarbage();
-      runs.get(client.id)!.push(await readOnce(client, spec, `sample ${round + 1}/${settings.samples}`));
-    }
-  }
-  return runs;
-}
-
-/** The default: each (round, client) sample in a fresh child process, its warm-up reads in that same process. */
-async function runIsolated(
-  spec: ReadSpec,
-): Promise<{ runs: Map<ClientId, ReadResult[]>; rss: Map<ClientId, number[]> }> {
-  const runs = new Map<ClientId, ReadResult[]>(active.map((client) => [client.id, []]));
-  const rss = new Map<ClientId, number[]>(active.map((client) => [client.id, []]));
-  for (let round = 0; round < settings.samples; round++) {
-    for (const client of active) {
-      const report = await runChild({
-        ...spec,
-        client: client.id,
-        label: `sample ${round + 1}/${settings.samples}`,
-        warmUpReads: settings.warmUpReads,
+      if (client.id === 'java' || failures.has(client.id)) continue;
+      const label = settings.warmUpReads === 1 ? 'warm-up' : `warm-up ${index + 1}`;
+      await readHere(client as Client, spec, label).catch((error: unknown) => {
+        failures.set(client.id, (error as Error).message);
       });
-      if (!report.exposeGc) throw new Error(`${client.id}: the child process has no gc() (--expose-gc)`);
-      runs.get(client.id)!.push(report.result);
-      rss.get(client.id)!.push(report.maxRssMiB);
     }
   }
-  return { runs, rss };
 }
 
-async function benchmark(bootstrap: string, fill: ConsumeTopicFill): Promise<ClientResult[]> {
+/** The rounds of one row; a client's first failure is kept and its remaining samples on the row skipped. */
+async function runRow(bootstrap: string, fill: ConsumeTopicFill): Promise<ClientOutcome[]> {
   const spec = readSpec(bootstrap, fill);
-  let runs: Map<ClientId, ReadResult[]>;
-  let rss: Map<ClientId, number[]> | null = null;
-  if (settings.isolation === 'in-process') runs = await runInProcess(spec);
-  else ({ runs, rss } = await runIsolated(spec));
-  const summaries = active.map((client) => {
-    const results = runs.get(client.id)!;
-    const firsts = results.map((result) => result.secondsToFirstRecord).sort((left, right) => left - right);
-    return {
-      client,
-      results,
-      recordsPerSecond: summarise(results.map((result) => result.records / result.seconds)),
-      megabytesPerSecond: summarise(results.map((result) => result.bytes / 1e6 / result.seconds)),
-      medianSecondsToFirstRecord: firsts[Math.floor((firsts.length - 1) / 2)]!,
-      steadyRecordsPerSecond: summarise(results.map((result) => result.records / result.steadySeconds)),
-    };
-  });
-  const reference = summaries.find((summary) => summary.client.id === 'sluice')!;
-  return summaries.map((summary) => ({
-    id: summary.client.id,
-    label: summary.client.label,
-    settings: summary.client.describe({ fetch: settings.fetch, maxPollRecords: settings.maxPollRecords }),
-    recordsPerSecond: summary.recordsPerSecond,
-    megabytesPerSecond: summary.megabytesPerSecond,
-    medianSecondsToFirstRecord: Math.round(summary.medianSecondsToFirstRecord * 1000) / 1000,
-    steadyRecordsPerSecond: summary.steadyRecordsPerSecond,
-    seconds: summary.results.map((result) => Math.round(result.seconds * 1000) / 1000),
-    maxRssMiB: rss?.get(summary.client.id) ?? null,
-    overSluice: summary.recordsPerSecond.median / reference.recordsPerSecond.median,
-    bestOverSluiceBest: summary.recordsPerSecond.best / reference.recordsPerSecond.best,
+  const samples = new Map<ClientId, Sample[]>(active.map((client) => [client.id, []]));
+  const failures = new Map<ClientId, string>();
+  if (settings.isolation === 'in-process') await warmUpHere(spec, failures);
+  for (let round = 0; round < settings.samples; round++) {
+    for (let turn = 0; turn < active.length; turn++) {
+      // The order rotates each round, so that drift in the machine's load spreads over every client alike.
+      const client = active[(round + turn) % active.length]!;
+      if (failures.has(client.id)) continue;
+      const label = `${fill.row.id} sample ${round + 1}/${settings.samples}`;
+      try {
+        const startedAt = performance.now();
+        const taken = { ...(await sample(client, spec, label)), wallSeconds: (performance.now() - startedAt) / 1000 };
+        samples.get(client.id)!.push(taken);
+        if (client.id === 'java') {
+          progress(
+            `  java ${label}: ${taken.records} records in ${taken.seconds.toFixed(2)} s ` +
+              `(join ${((taken.joinSeconds ?? 0) * 1000).toFixed(0)} ms, CPU ${taken.cpuSeconds?.toFixed(2)} s, ` +
+              `peak RSS ${taken.maxRssMiB} MiB)`,
+          );
+        }
+      } catch (error) {
+        if (interrupted) throw error;
+        const reason = (error as Error).message;
+        progress(`  ${client.id} ${label} FAILED: ${reason}`);
+        failures.set(client.id, reason);
+      }
+    }
+  }
+  return active.map((client) => ({
+    id: client.id,
+    label: client.label,
+    settings: client.describe({ fetch: settings.fetch, maxPollRecords: settings.maxPollRecords }),
+    samples: samples.get(client.id)!,
+    failure: failures.get(client.id) ?? null,
   }));
+}
+
+/** Makes each row's topic, runs its rounds, drops it; a topic that cannot be made fails its row, not the run. */
+async function runRows(bootstrap: string): Promise<RowResult[]> {
+  const results: RowResult[] = [];
+  for (const row of rows) {
+    const startedAt = performance.now();
+    const wallSeconds = () => Math.round(performance.now() - startedAt) / 1000;
+    let fill: ConsumeTopicFill;
+    try {
+      fill = await produceRow(row);
+    } catch (error) {
+      if (interrupted) throw error;
+      const reason = (error as Error).message;
+      progress(`row ${row.id}: could not make the topic: ${reason}`);
+      results.push({ row, fill: null, failure: reason, clients: [], wallSeconds: wallSeconds() });
+      continue;
+    }
+    const outcomes = await runRow(bootstrap, fill);
+    await dropRowTopic(fill);
+    const { row: _row, ...fillFigures } = fill;
+    results.push({ row, fill: fillFigures, failure: null, clients: rowFigures(outcomes), wallSeconds: wallSeconds() });
+  }
+  return results;
+}
+
+// ---- --profile -------------------------------------------------------------------------------------------------
+
+async function profileSluice(bootstrap: string): Promise<void> {
+  const fill = await produceRow(rows[0]!);
+  const spec = readSpec(bootstrap, fill);
+  const file = join(
+    tmpdir(),
+    `sluice-bench-consume-${fill.row.valueBytes}-${fill.row.compression}-${Date.now()}.cpuprofile`,
+  );
+  const report = await runChild({
+    ...spec,
+    client: 'sluice',
+    label: `${fill.row.id} profile`,
+    warmUpReads: settings.warmUpReads,
+    profileOut: file,
+  });
+  await dropRowTopic(fill);
+  // Only the samples of the read itself: not the profiler's own start and stop.
+  const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, {
+    top: 25,
+    ...(report.profileWindowMicros === undefined ? {} : { window: report.profileWindowMicros }),
+  });
+  const result = report.result;
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({ machine: machineInfo(), settings, fill, result, profile: file, summary }, null, 2)}\n`,
+    );
+    return;
+  }
+  log(
+    `Profile of Sluice alone, row ${fill.row.id}: ${fill.records} records, ${(fill.payloadBytes / 1e6).toFixed(1)} MB ` +
+      `of keys + values, ${fill.partitions} partitions; ${settings.warmUpReads} untimed warm-up read(s), then the ` +
+      "profiled read (V8's sampling profiler through the inspector, every 500 µs, that read only).",
+  );
+  log(
+    `The read: ${(result.records / result.seconds / 1e3).toFixed(1)} k records/s, ` +
+      `${(result.bytes / 1e6 / result.seconds).toFixed(1)} MB/s, first record after ` +
+      `${(result.secondsToFirstRecord * 1000).toFixed(0)} ms, ${report.cpuSeconds.toFixed(2)} s CPU for ` +
+      `${result.seconds.toFixed(2)} s (profiling slows it a little).`,
+  );
+  log(
+    `Sampled ${summary.milliseconds.toFixed(0)} ms: idle (V8's "(idle)", the event loop waiting) ` +
+      `${(summary.idle * 100).toFixed(1)} %, "(program)" (native code V8 cannot attribute) ` +
+      `${(summary.program * 100).toFixed(1)} %, garbage collector ${(summary.garbageCollector * 100).toFixed(1)} %.`,
+  );
+  log('');
+  log('Self time by function, top 25:');
+  for (const line of formatProfileLines(summary)) log(line);
+  log('');
+  log(`Profile: ${file} (open in Chrome DevTools, or: node benchmarks/src/profile-summary.ts ${file} 50)`);
+}
+
+// ---- report ----------------------------------------------------------------------------------------------------
+
+function printReport(results: readonly RowResult[], context: { broker: string; minutes: number }): void {
+  const machine = machineInfo();
+  log(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.platform}`);
+  log(`Node ${machine.node} (V8 ${machine.v8}); broker: ${context.broker}.`);
+  if (javaSetup) log(`Java: ${javaSetup.javaVersion}, kafka-tools ${javaSetup.kafkaVersion}.`);
+  log(
+    `Topics: one per row, ${settings.partitions} partitions, batches of ${settings.recordsPerBatch} records (keys ` +
+      "`user-<n>`, values JSON-looking events of the row's size, no headers), produced by Sluice's encoder. " +
+      'MB = 10^6 key + value bytes.',
+  );
+  log(
+    'Each read: a fresh consumer group, earliest offset, no commits, until every record is seen; timed from the ' +
+      'first call that talks to the broker (group join included) to the last record.',
+  );
+  log(
+    settings.isolation === 'in-process'
+      ? `Node clients NOT isolated (--in-process): warm-up reads up front per row, then ${settings.samples} rounds.`
+      : `Samples isolated: ${settings.samples} round(s) per row, the client order rotating; every sample in a fresh ` +
+          `process (node ${settings.childExecArgv!.join(' ')}, or a JVM) doing ${settings.warmUpReads} untimed ` +
+          'warm-up read(s), then the timed one.',
+  );
+  log(
+    'Median (best in brackets); spread = interquartile range / median of records/s; "first record": median time ' +
+      'from the first call to the first record (Java: n/a, its tool reports the join time instead); CPU: user + ' +
+      'system of every thread of the process over the timed read, per million records; peak RSS: median of the ' +
+      "sample processes' peaks (warm-up reads included).",
+  );
+  for (const result of results) {
+    log('');
+    if (result.fill === null) {
+      log(`### ${result.row.id}: not run, the topic could not be made: ${result.failure}`);
+      continue;
+    }
+    const fill = result.fill;
+    log(
+      `### ${result.row.id}: ${fill.records} records of ${result.row.valueBytes} B values, ${result.row.compression}: ` +
+        `${(fill.payloadBytes / 1e6).toFixed(1)} MB of keys + values in ${(fill.batchBytes / 1e6).toFixed(1)} MB ` +
+        `of batches (${(fill.payloadBytes / fill.batchBytes).toFixed(2)}x); the row took ${result.wallSeconds.toFixed(0)} s`,
+    );
+    log('');
+    log(renderRowTable(result));
+    const failed = result.clients.filter((client) => client.failure !== null);
+    if (failed.length > 0) {
+      log('');
+      for (const client of failed) log(`- ${client.label} FAILED: ${client.failure}`);
+    }
+  }
+  log('');
+  log('Targets (ratios of medians in this run):');
+  for (const target of evaluateTargets(results)) log(formatTarget(target));
+  log('');
+  log('Settings per client:');
+  const described = results.find((result) => result.clients.length > 0)?.clients ?? [];
+  for (const client of described) log(`- ${client.label}: ${client.settings}`);
+  if (javaUnavailable !== null && only.has('java')) log(`Kafka's Java consumer could not run: ${javaUnavailable}`);
+  const skipped = everyClient.filter((client) => !only.has(client.id)).map((client) => client.id);
+  if (skipped.length > 0) log(`Not run (--only): ${skipped.join(', ')}`);
+  log('');
+  log(`Load average at end: ${machineInfo().loadAverage.join(' ')}; the run took ${context.minutes.toFixed(1)} min.`);
 }
 
 // ---- main ------------------------------------------------------------------------------------------------------
 
 const machine = machineInfo();
+const startedAt = performance.now();
 let exitCode = 0;
 try {
   const { bootstrap, broker, kafkaVersion } = await startBroker();
   admin = await Connection.open({ ...parseAddress(bootstrap), clientId: 'sluice-bench', requestTimeoutMs: 120_000 });
-  const topic = `sluice-bench-consume-${randomUUID().slice(0, 8)}`;
-  const topicId = await createTopic(admin, topic, settings.partitions);
-  createdTopic = topic;
-  progress(
-    `producing ${settings.megabytes} MB of ${settings.recordBytes} B records into ${topic} (${settings.partitions} partitions)...`,
-  );
-  const fill = await fillPartitions(admin, topic, topicId, {
-    partitions: settings.partitions,
-    targetBytes: settings.megabytes * 1e6,
-    recordBytes: settings.recordBytes,
-    batchBytes: settings.produceBatchBytes,
-    window: 4,
-  });
-  progress(
-    `produced ${fill.records} records (${(fill.payloadBytes / 1e6).toFixed(1)} MB of keys + values, ` +
-      `${fill.batches} batches, ${(fill.batchBytes / 1e6).toFixed(1)} MB of batches) in ${fill.seconds.toFixed(1)} s`,
-  );
-  const results = await benchmark(bootstrap, fill);
-  const loadAverageAtEnd = machineInfo().loadAverage;
-  const skipped = clients.filter((client) => !only.has(client.id)).map((client) => client.id);
-
-  if (flags.json) {
-    process.stdout.write(
-      `${JSON.stringify({ machine, broker, kafkaVersion, settings, fill: { ...fill, topicId: undefined }, skipped, results, loadAverageAtEnd }, null, 2)}\n`,
-    );
+  if (flags.profile) {
+    await profileSluice(bootstrap);
   } else {
-    log(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.platform}`);
-    log(`Node ${machine.node} (V8 ${machine.v8}); load average ${machine.loadAverage.join(' ')} at start`);
-    log(`Broker: ${broker}.`);
-    log(
-      `Topic: ${fill.partitions} partitions, ${fill.records} records of ${settings.recordBytes} B values ` +
-        `(uncompressed, keys of a few bytes), ${(fill.payloadBytes / 1e6).toFixed(1)} MB of keys + values ` +
-        `(${(fill.batchBytes / 1e6).toFixed(1)} MB of record batches). MB = 10^6 key + value bytes.`,
-    );
-    log(
-      `Each read: a fresh consumer group, earliest offset, no commits, until all ${fill.records} records are seen; ` +
-        'timed from the first call that talks to the broker (group join included) to the last record; close untimed.',
-    );
-    const order = active.map((client) => client.id).join(', ');
-    const reads = (count: number) => `${count} warm-up read${count === 1 ? '' : 's'}`;
-    log(
-      settings.isolation === 'in-process'
-        ? 'Samples NOT isolated (--in-process): every read in this one Node process, so clients share its heap, ' +
-            `garbage and JIT state; ${reads(settings.warmUpReads)} per client up front, then ${settings.samples} rounds (${order} in turn).`
-        : `Samples isolated: each of the ${settings.samples} rounds (${order} in turn) runs every client's sample in a fresh ` +
-            `Node process (node ${settings.childExecArgv!.join(' ')}), which does ${reads(settings.warmUpReads)} ` +
-            'untimed and then the timed read; the topic is produced once by the parent. Use --in-process for one process.',
-    );
-    log(
-      'Median (best in brackets); spread = interquartile range / median of records/s. The last two columns are ' +
-        'medians: the time to the first record (bootstrap, group join, offset lookup, first Fetch) and records/s ' +
-        'from the first record to the last.',
-    );
-    log('');
-    log(
-      renderTable(
-        [
-          'client',
-          'records/s',
-          'MB/s',
-          'spread',
-          'over Sluice (median)',
-          'best over best',
-          'first record after',
-          'records/s after first',
-        ],
-        results.map((result) => [
-          result.label,
-          `${formatCount(result.recordsPerSecond.median)} (${formatCount(result.recordsPerSecond.best)})`,
-          `${result.megabytesPerSecond.median.toFixed(1)} (${result.megabytesPerSecond.best.toFixed(1)})`,
-          `${(result.recordsPerSecond.spread * 100).toFixed(0)} %`,
-          formatRatio(result.overSluice),
-          formatRatio(result.bestOverSluiceBest),
-          `${(result.medianSecondsToFirstRecord * 1000).toFixed(0)} ms`,
-          formatCount(result.steadyRecordsPerSecond.median),
-        ]),
-      ),
-    );
-    log('');
-    log('Settings per client:');
-    for (const result of results) log(`- ${result.label}: ${result.settings}`);
-    if (skipped.length > 0) log(`Not run (--only): ${skipped.join(', ')}`);
-    if (settings.isolation !== 'in-process') {
-      log("Peak resident set of each sample's child process (MiB, warm-up reads included):");
-      for (const result of results) log(`- ${result.label}: ${(result.maxRssMiB ?? []).join(', ')}`);
+    if (only.has('java')) {
+      const version = flags['java-kafka-version'] ?? kafkaVersion ?? DEFAULT_KAFKA_VERSION;
+      try {
+        javaSetup = await ensureJavaConsumer(version, progress);
+      } catch (error) {
+        javaUnavailable = (error as Error).message;
+        progress(`Kafka's Java consumer will not run: ${javaUnavailable}`);
+      }
     }
-    log('');
-    log(`Load average at end: ${loadAverageAtEnd.join(' ')}`);
+    const results = await runRows(bootstrap);
+    const targets = evaluateTargets(results);
+    const minutes = (performance.now() - startedAt) / 60_000;
+    if (flags.json) {
+      const skipped = everyClient.filter((client) => !only.has(client.id)).map((client) => client.id);
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            machine,
+            broker,
+            kafkaVersion,
+            java: javaSetup ?? { unavailable: javaUnavailable },
+            settings,
+            skipped,
+            rows: results,
+            targets,
+            loadAverageAtEnd: machineInfo().loadAverage,
+            minutes,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      printReport(results, { broker, minutes });
+    }
+    const sluiceFailed = results.some(
+      (result) => result.failure !== null || result.clients.some((client) => client.id === 'sluice' && client.failure),
+    );
+    if (sluiceFailed) exitCode = 1;
   }
 } catch (error) {
   if (interrupted) exitCode = 130;

@@ -91,7 +91,7 @@ function hex(random: () => number, length: number): string {
 }
 
 /** A JSON-looking event of exactly `size` bytes: field names repeat, ids and numbers do not. */
-function jsonValue(random: () => number, size: number, timestamp: number): Uint8Array {
+export function jsonValue(random: () => number, size: number, timestamp: number): Uint8Array {
   let text =
     `{"id":"${hex(random, 16)}","event":"${pick(random, events)}","user":"user-${Math.floor(random() * 100_000)}",` +
     `"ts":${timestamp},"amount":${(random() * 1000).toFixed(2)},"items":[`;
