@@ -4,7 +4,7 @@
  * are answered at once. Nothing crosses but these messages, their answers, records out of the fetch buffer and
  * errors, so the loop can move to a worker thread without its managers changing.
  */
-import type { ConsumerRecord } from '@sluice/fetch';
+import type { DeserializableRecord } from '@sluice/fetch';
 import type { RebalanceStep } from '@sluice/group';
 import type { CommittedOffset, OffsetAndTimestamp, OffsetQuery, OffsetToCommit } from '@sluice/offsets';
 import type { TopicMetadata, TopicPartition, TopicPartitionMap } from '@sluice/runtime';
@@ -64,7 +64,7 @@ export interface ApplicationEventResults {
   unsubscribe: undefined;
   poll: undefined;
   'poll-end': undefined;
-  collect: ConsumerRecord[];
+  collect: DeserializableRecord[];
   seek: undefined;
   'reset-offsets': undefined;
   pause: undefined;

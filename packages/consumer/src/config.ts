@@ -47,6 +47,16 @@ export interface ConsumerConfig {
   readonly fetchMaxBytes: number;
   readonly fetchMaxWaitMs: number;
   readonly maxPartitionFetchBytes: number;
+  /**
+   * Sluice's own: bytes of fetched data buffered at most before the consumer stops sending Fetches (responses the
+   * application has not finished reading, decompressed batches included). Default twice `fetch.max.bytes`.
+   */
+  readonly fetchBufferMaxBytes: number;
+  /**
+   * Sluice's own: fetch responses land in reused buffers (no page faults on fresh memory). The records of one
+   * `poll()` then stay valid until the next `poll()`; `record.detach()` keeps one longer. Default true.
+   */
+  readonly fetchBufferReuse: boolean;
   readonly maxPollRecords: number;
   readonly maxPollIntervalMs: number;
   readonly sessionTimeoutMs: number;
@@ -209,6 +219,9 @@ const PROPERTIES: readonly Property[] = [
   { name: 'fetch.max.bytes', camel: 'fetchMaxBytes', parse: int(0), default: 52_428_800 },
   { name: 'fetch.max.wait.ms', camel: 'fetchMaxWaitMs', parse: int(0), default: 500 },
   { name: 'max.partition.fetch.bytes', camel: 'maxPartitionFetchBytes', parse: int(0), default: 1_048_576 },
+  // -1: twice fetch.max.bytes (resolved below).
+  { name: 'fetch.buffer.max.bytes', camel: 'fetchBufferMaxBytes', parse: int(-1, 2 ** 53 - 1), default: -1 },
+  { name: 'fetch.buffer.reuse', camel: 'fetchBufferReuse', parse: bool, default: true },
   { name: 'max.poll.records', camel: 'maxPollRecords', parse: int(1), default: 500 },
   { name: 'max.poll.interval.ms', camel: 'maxPollIntervalMs', parse: int(1), default: 300_000 },
   { name: 'session.timeout.ms', camel: 'sessionTimeoutMs', parse: int(1), default: 45_000 },
@@ -330,6 +343,10 @@ export function parseConsumerConfig(input: ConsumerConfigInput): ConsumerConfig 
     }
     config[property.camel] = property.parse(entry === undefined ? property.default : entry.value, property.name);
   }
+  if (config.fetchBufferMaxBytes === 0) {
+    throw new ConfigError('fetch.buffer.max.bytes', 'must be at least 1 (or -1: twice fetch.max.bytes)');
+  }
+  if (config.fetchBufferMaxBytes === -1) config.fetchBufferMaxBytes = 2 * (config.fetchMaxBytes as number);
   const parsed = config as unknown as ConsumerConfig;
   if (parsed.heartbeatIntervalMs >= parsed.sessionTimeoutMs) {
     throw new ConfigError('heartbeat.interval.ms', 'must be lower than session.timeout.ms');

@@ -9,9 +9,15 @@
  * the two that react to what the others asked for in the same run (metadata interest, the coordinator lookup),
  * then the application's waits, which see the state every other manager left.
  */
-import { type ConsumerRecord, FetchBuffer, FetchManager } from '@sluice/fetch';
+import { type DeserializableRecord, FetchBuffer, FetchManager } from '@sluice/fetch';
 import { ClassicMembershipManager, CoordinatorManager, type Membership } from '@sluice/group';
-import { ClusterMetadata, type ConnectionOptions, ConnectionPool, type SaslOptions } from '@sluice/net';
+import {
+  ClusterMetadata,
+  type ConnectionOptions,
+  ConnectionPool,
+  ReusableFrameBuffers,
+  type SaslOptions,
+} from '@sluice/net';
 import { CommitManager, OffsetsManager } from '@sluice/offsets';
 import {
   ClientLoop,
@@ -32,7 +38,7 @@ export class ConsumerRuntime {
   readonly pool: ConnectionPool;
   readonly metadata: ClusterMetadata;
   readonly subscriptions: SubscriptionState;
-  readonly buffer = new FetchBuffer();
+  readonly buffer: FetchBuffer;
   /** The group membership (classic today; a KIP-848 one implements the same interface). */
   readonly membership: Membership | null;
   readonly commits: CommitManager | null;
@@ -49,8 +55,11 @@ export class ConsumerRuntime {
   constructor(config: ConsumerConfig) {
     this.config = config;
     const c = config;
+    // Fetch responses land in reused buffers, handed back by the fetch buffer (its lease rule).
+    const frames = c.fetchBufferReuse ? new ReusableFrameBuffers() : null;
     this.pool = new ConnectionPool({
       connection: connectionOptions(c),
+      ...(frames === null ? {} : { frameBuffersFor: { fetch: frames } }),
       reconnectBackoffMs: c.reconnectBackoffMs,
       reconnectBackoffMaxMs: c.reconnectBackoffMaxMs,
       connectTimeoutMaxMs: c.socketConnectionSetupTimeoutMaxMs,
@@ -74,6 +83,7 @@ export class ConsumerRuntime {
       this.#errors.push(error);
       this.#errorCount++;
     };
+    this.buffer = new FetchBuffer({ maxBytes: c.fetchBufferMaxBytes, frames, onError });
     const backoff = { retryBackoffMs: c.retryBackoffMs, retryBackoffMaxMs: c.retryBackoffMaxMs };
     let coordinator: CoordinatorManager | null = null;
     if (c.groupId !== null) {
@@ -133,6 +143,7 @@ export class ConsumerRuntime {
       clientRack: c.clientRack,
       requestTimeoutMs: c.requestTimeoutMs,
       retryBackoffMs: c.retryBackoffMs,
+      onArrival: () => this.#loop.wake(),
       onError,
     });
     this.#topicMetadata = new TopicMetadataManager({
@@ -238,7 +249,7 @@ export class ConsumerRuntime {
         this.membership?.onPoll(now);
         return;
       case 'collect':
-        return this.buffer.collect(subscriptions, event.maxRecords) satisfies ConsumerRecord[];
+        return this.buffer.collect(subscriptions, event.maxRecords) satisfies DeserializableRecord[];
       case 'seek':
         subscriptions.seek(event.partition, event.offset, event.leaderEpoch);
         return;

@@ -15,7 +15,7 @@
  * - Transient broker trouble (a coordinator that loads or moves, a leader that moves, a lost connection) is retried
  *   by the loop: `poll` returns what it has when its time is up. Only what the application must act on reaches it.
  */
-import type { ConsumerRecord } from '@sluice/fetch';
+import type { ConsumerRecord, DeserializableRecord } from '@sluice/fetch';
 import type { ConsumerGroupMetadata, RebalanceStep } from '@sluice/group';
 import type { BrokerInfo, TopicInfo } from '@sluice/net';
 import {
@@ -653,37 +653,43 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
     if (noOffset.length > 0) throw new NoOffsetForPartitionError(noOffset);
   }
 
-  /** Applies the deserializers; on a failure, returns what came before and keeps the failing record for later. */
-  #deserialize(records: readonly ConsumerRecord[]): Array<ConsumerRecord<Key, Value>> {
+  /**
+   * Applies the deserializers, in place (each record is deserialized once, here); on a failure, returns what came
+   * before and keeps the failing record for later. With the default byte deserializers, nothing runs per record.
+   */
+  #deserialize(records: readonly DeserializableRecord[]): Array<ConsumerRecord<Key, Value>> {
     const keyDeserializer = this.config.keyDeserializer as Deserializer<Key>;
     const valueDeserializer = this.config.valueDeserializer as Deserializer<Value>;
     // The default (bytes for both): the fetched records are already what the application gets.
     if (keyDeserializer === deserializers.bytes && valueDeserializer === deserializers.bytes) {
-      return records as Array<ConsumerRecord<Key, Value>>;
+      return records as unknown as Array<ConsumerRecord<Key, Value>>;
     }
-    const result: Array<ConsumerRecord<Key, Value>> = [];
+    const keyAsIs = keyDeserializer === deserializers.bytes;
+    const valueAsIs = valueDeserializer === deserializers.bytes;
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
-      const context = { topic: record.topic, partition: record.partition, headers: record.headers };
       let part: 'key' | 'value' = 'key';
       try {
-        const key = keyDeserializer(record.key, context);
+        const raw = record as unknown as ConsumerRecord;
+        const context =
+          keyAsIs && valueAsIs ? null : { topic: raw.topic, partition: raw.partition, headers: raw.headers };
+        const key = keyAsIs ? raw.key : keyDeserializer(raw.key, context!);
         part = 'value';
-        const value = valueDeserializer(record.value, context);
-        result.push({ ...record, key, value });
+        const value = valueAsIs ? raw.value : valueDeserializer(raw.value, context!);
+        record.deserialized(key, value);
       } catch (error) {
         this.#rewind(records, index);
-        const failure = new RecordDeserializationError(record, part, error);
-        if (result.length === 0) throw failure;
+        const failure = new RecordDeserializationError(record as unknown as ConsumerRecord, part, error);
+        if (index === 0) throw failure;
         this.#pendingErrors.push(failure);
-        return result;
+        return records.slice(0, index) as unknown as Array<ConsumerRecord<Key, Value>>;
       }
     }
-    return result;
+    return records as unknown as Array<ConsumerRecord<Key, Value>>;
   }
 
   /** Nothing from `from` on is lost: every partition goes back to its first record not returned. */
-  #rewind(records: readonly ConsumerRecord[], from: number): void {
+  #rewind(records: readonly DeserializableRecord[], from: number): void {
     const rewound = new TopicPartitionSet();
     for (let index = from; index < records.length; index++) {
       const record = records[index]!;

@@ -1,22 +1,31 @@
 /**
- * The fetch request manager: Fetch requests from the fetchable partitions of the SubscriptionState, one in flight
- * per broker (on the pool's fetch connections), their records decoded into the FetchBuffer.
+ * The fetch request manager: one fetch source per broker (after franz-go's `source`), each holding that broker's
+ * KIP-227 fetch session and at most one Fetch in flight, fed from the SubscriptionState and feeding the FetchBuffer.
  *
  * Invariants:
- * - A partition is fetched from its leader while fewer than `PREFETCH_RECORDS` of its records wait in the buffer
- *   (at most one Fetch per partition in flight), so the next response is on its way while the application works
- *   through the last one. The next Fetch of a partition starts where its buffered data ends, or at its position.
+ * - Every fetchable partition (assigned, position known, not paused, not being revoked, not backing off after an
+ *   error, not stopped on a failed read) is named in its leader's next Fetch, from where its buffered data ends
+ *   (or its position): a broker answers as soon as any of them has data, and the next Fetch is on the wire while
+ *   the application works through the last answer. What bounds the read-ahead is bytes: no Fetch is sent while the
+ *   buffer holds `maxBytes` (`fetch.buffer.max.bytes`) or more, so memory stays within that plus one response per
+ *   broker, whatever the record size.
+ * - Partitions are placed on sources from the metadata when the metadata or the assignment changes, not per Fetch:
+ *   a leader change moves the partition to the new leader's source (and out of the old one's session). Metadata
+ *   that names an older leader epoch than the one the partition was placed with is stale: the partition stays and
+ *   fresher metadata is asked for (KIP-320).
+ * - Fairness: a full fetch names the partitions in a rotating order (those that returned data go to the end), as
+ *   Kafka's consumer does; within a session the broker rotates them itself.
  * - Every Fetch remembers the version of each partition it asked for; an answer for a partition sought, reset or
  *   reassigned since is dropped.
  * - OFFSET_OUT_OF_RANGE at the position makes the partition wait for a reset (SubscriptionState); errors that fresh
  *   metadata or time fixes (the leader moved, an unknown topic id, a lost connection) ask for a metadata update and
  *   fetch again after `retry.backoff.ms`; errors no retry fixes (authorization, corrupt data) go to the
  *   application (`onError`, thrown from its next poll) and are met again at the next attempt, until the
- *   application seeks past them.
- * - Full fetches (no KIP-227 fetch session yet): every Fetch names all its partitions.
+ *   application seeks past them. Session errors start a new session at once (FetchSession).
  */
 import {
   type ClusterMetadata,
+  type ClusterSnapshot,
   ErrorCode,
   findPartition,
   KafkaError,
@@ -26,8 +35,10 @@ import {
 import {
   defaultFetchRequest,
   type FetchRequestFetchTopic,
+  type FetchRequestForgottenTopic,
   type FetchResponse,
   fetchApi,
+  type Uuid,
   ZERO_UUID,
 } from '@sluice/protocol';
 import {
@@ -39,11 +50,10 @@ import {
   type UnsentRequest,
   unsent,
 } from '@sluice/runtime';
-import type { FetchBuffer } from './fetch-buffer.ts';
-import { partitionRecords } from './partition-records.ts';
-
-/** Below this many buffered records a partition is fetched again. */
-export const PREFETCH_RECORDS = 1000;
+import { CompletedFetch } from './completed-fetch.ts';
+import { DecompressionPipeline } from './decompression-pipeline.ts';
+import type { FetchBuffer, ResponseLease } from './fetch-buffer.ts';
+import { FetchSession, type SessionPartition, type SessionRequest } from './fetch-session.ts';
 
 export interface FetchManagerOptions {
   readonly subscriptions: SubscriptionState;
@@ -68,16 +78,43 @@ export interface FetchManagerOptions {
   readonly retryBackoffMs: number;
   /** Cap on one batch's decompressed size. Default 64 MiB. */
   readonly maxDecompressedBytes?: number;
+  /** Batches decompressing in the thread pool at once; default the pool's size. */
+  readonly decompressionConcurrency?: number;
+  /** Something arrived outside a response (a decompression finished): the loop should run. */
+  readonly onArrival?: () => void;
   /** An error the application must hear of. */
   readonly onError: (error: Error) => void;
 }
 
+/** What a Fetch asked of one partition. */
 interface Asked {
   readonly tp: TopicPartition;
   readonly version: number;
   readonly fetchOffset: bigint;
   /** Whether the Fetch started at the position (not past buffered data). */
   readonly atPosition: boolean;
+}
+
+/** Where a partition is fetched from, from the metadata. */
+interface Cursor {
+  readonly tp: TopicPartition;
+  readonly topicId: Uuid;
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+}
+
+/** One broker: its fetch session and the partitions it leads. */
+class FetchSource {
+  readonly nodeId: number;
+  readonly session = new FetchSession();
+  /** The partitions of this source in the order a full fetch names them. */
+  order: TopicPartition[] = [];
+  readonly topicNames = new Map<Uuid, string>();
+  inFlight = false;
+
+  constructor(nodeId: number) {
+    this.nodeId = nodeId;
+  }
 }
 
 /** A retriable error: Fetch v13+ names topics by id and the metadata has not given this one yet. */
@@ -91,16 +128,33 @@ export class FetchManager implements RequestManager {
   readonly #options: FetchManagerOptions;
   readonly #subscriptions: SubscriptionState;
   readonly #buffer: FetchBuffer;
-  /** Brokers with a Fetch in flight (until its answer is decoded). */
-  readonly #busyBrokers = new Set<number>();
-  readonly #inFlight = new TopicPartitionMap<true>();
+  readonly #decompression: DecompressionPipeline;
+  readonly #sources = new Map<number, FetchSource>();
+  readonly #cursors = new TopicPartitionMap<Cursor>();
   readonly #notBefore = new TopicPartitionMap<number>();
+  /** Partitions named by a Fetch in flight (any source): not named again until it is answered. */
+  readonly #inFlight = new TopicPartitionMap<true>();
+  #placedFor: ClusterSnapshot | null = null;
+  #placedAt = -1;
   #retainedAt = -1;
 
   constructor(options: FetchManagerOptions) {
     this.#options = options;
     this.#subscriptions = options.subscriptions;
     this.#buffer = options.buffer;
+    this.#decompression = new DecompressionPipeline({
+      maxDecompressedBytes: options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+      ...(options.decompressionConcurrency === undefined ? {} : { concurrency: options.decompressionConcurrency }),
+      onSettled: () => {
+        this.#buffer.noteArrival();
+        options.onArrival?.();
+      },
+    });
+  }
+
+  /** The sessions, by broker (for tests and metrics). */
+  sessions(): ReadonlyMap<number, FetchSession> {
+    return new Map([...this.#sources].map(([nodeId, source]) => [nodeId, source.session]));
   }
 
   poll(now: number): ManagerPoll {
@@ -114,84 +168,169 @@ export class FetchManager implements RequestManager {
     if (snapshot === null || subscriptions.assignedCount === 0) {
       return { requests: [], nextPollAt: Number.POSITIVE_INFINITY };
     }
+    if (snapshot !== this.#placedFor || subscriptions.changes !== this.#placedAt) this.#place(snapshot);
     let next = Number.POSITIVE_INFINITY;
-    let stale = false;
-    const byLeader = new Map<number, Asked[]>();
-    for (const state of subscriptions.partitions()) {
-      if (state.fetchState !== 'fetching' || state.position === null || state.paused || state.pendingRevocation) {
-        continue;
-      }
-      const tp = state.tp;
-      if (this.#inFlight.has(tp)) continue;
-      const notBefore = this.#notBefore.get(tp);
-      if (notBefore !== undefined) {
-        if (now < notBefore) {
-          next = Math.min(next, notBefore);
+    const requests: UnsentRequest[] = [];
+    for (const source of this.#sources.values()) {
+      if (source.inFlight) continue;
+      // The read-ahead is bounded by bytes: the application's next collect frees some and wakes the loop.
+      if (this.#buffer.full) break;
+      const partitions: SessionPartition[] = [];
+      const asked = new TopicPartitionMap<Asked>();
+      for (const tp of source.order) {
+        const state = subscriptions.partition(tp);
+        if (
+          state === undefined ||
+          state.fetchState !== 'fetching' ||
+          state.position === null ||
+          state.paused ||
+          state.pendingRevocation
+        ) {
           continue;
         }
-        this.#notBefore.delete(tp);
+        const notBefore = this.#notBefore.get(tp);
+        if (notBefore !== undefined) {
+          if (now < notBefore) {
+            next = Math.min(next, notBefore);
+            continue;
+          }
+          this.#notBefore.delete(tp);
+        }
+        if (this.#buffer.blocked(tp, state.version)) continue;
+        // After a leader move, the old leader's answer may still be on its way: one Fetch per partition at a time.
+        if (this.#inFlight.has(tp)) continue;
+        const cursor = this.#cursors.get(tp)!;
+        const buffered = this.#buffer.nextFetchOffset(tp, state.version);
+        const fetchOffset = buffered ?? state.position.offset;
+        partitions.push({
+          tp,
+          topicId: cursor.topicId,
+          fetchOffset,
+          currentLeaderEpoch: cursor.leaderEpoch,
+          lastFetchedEpoch: -1,
+          maxBytes: this.#options.maxPartitionFetchBytes,
+        });
+        asked.set(tp, { tp, version: state.version, fetchOffset, atPosition: buffered === null });
       }
-      if (this.#buffer.buffered(tp, state.version) >= PREFETCH_RECORDS) continue;
-      const info = findPartition(snapshot, tp.topic, tp.partition);
-      if (info === undefined || info.leaderId < 0) {
-        stale = true;
-        this.#backOff([tp], now);
-        next = Math.min(next, now + this.#options.retryBackoffMs);
-        continue;
-      }
-      if (this.#busyBrokers.has(info.leaderId)) continue;
-      const buffered = this.#buffer.nextFetchOffset(tp, state.version);
-      const asked: Asked = {
-        tp,
-        version: state.version,
-        fetchOffset: buffered ?? state.position.offset,
-        atPosition: buffered === null,
-      };
-      const list = byLeader.get(info.leaderId);
-      if (list === undefined) byLeader.set(info.leaderId, [asked]);
-      else list.push(asked);
-    }
-    if (stale) this.#options.metadata.requestUpdate();
-    const requests: UnsentRequest[] = [];
-    for (const [leader, asked] of byLeader) {
-      this.#busyBrokers.add(leader);
-      for (const entry of asked) this.#inFlight.set(entry.tp, true);
-      requests.push(this.#request(leader, asked));
+      if (partitions.length === 0) continue;
+      source.inFlight = true;
+      for (const tp of asked.keys()) this.#inFlight.set(tp, true);
+      requests.push(this.#request(source, partitions, asked));
     }
     return { requests, nextPollAt: next };
   }
 
-  #request(leader: number, asked: readonly Asked[]): UnsentRequest {
+  /** Puts every assigned partition on its leader's source. */
+  #place(snapshot: ClusterSnapshot): void {
+    this.#placedFor = snapshot;
+    this.#placedAt = this.#subscriptions.changes;
+    let stale = false;
+    const placed = new TopicPartitionMap<Cursor>();
+    for (const state of this.#subscriptions.partitions()) {
+      const tp = state.tp;
+      const info = findPartition(snapshot, tp.topic, tp.partition);
+      const previous = this.#cursors.get(tp);
+      if (info === undefined || info.leaderId < 0) {
+        stale = true;
+        continue;
+      }
+      if (previous !== undefined && info.leaderEpoch >= 0 && info.leaderEpoch < previous.leaderEpoch) {
+        // Metadata older than what the partition was placed with: keep it where it is until fresher comes.
+        stale = true;
+        placed.set(tp, previous);
+        continue;
+      }
+      const topicId = snapshot.topics.get(tp.topic)?.topicId ?? ZERO_UUID;
+      placed.set(
+        tp,
+        previous !== undefined &&
+          previous.leaderId === info.leaderId &&
+          previous.leaderEpoch === info.leaderEpoch &&
+          previous.topicId === topicId
+          ? previous
+          : { tp, topicId, leaderId: info.leaderId, leaderEpoch: info.leaderEpoch },
+      );
+    }
+    if (stale) this.#options.metadata.requestUpdate();
+    this.#cursors.clear();
+    for (const [tp, cursor] of placed) this.#cursors.set(tp, cursor);
+    // Each source keeps its rotation: partitions it had stay in their order, new ones go to the end.
+    const orders = new Map<number, TopicPartition[]>();
+    const known = new TopicPartitionMap<true>();
+    for (const source of this.#sources.values()) {
+      const kept: TopicPartition[] = [];
+      for (const tp of source.order) {
+        const key = this.#cursors.key(tp);
+        if (key === undefined || this.#cursors.get(key)!.leaderId !== source.nodeId) continue;
+        kept.push(key);
+        known.set(key, true);
+      }
+      orders.set(source.nodeId, kept);
+    }
+    for (const [tp, cursor] of this.#cursors) {
+      if (known.has(tp)) continue;
+      const order = orders.get(cursor.leaderId);
+      if (order === undefined) orders.set(cursor.leaderId, [tp]);
+      else order.push(tp);
+    }
+    for (const [nodeId, order] of orders) {
+      let source = this.#sources.get(nodeId);
+      if (source === undefined) {
+        source = new FetchSource(nodeId);
+        this.#sources.set(nodeId, source);
+      }
+      source.order = order;
+      source.topicNames.clear();
+      for (const tp of order) source.topicNames.set(this.#cursors.get(tp)!.topicId, tp.topic);
+    }
+  }
+
+  #request(
+    source: FetchSource,
+    partitions: readonly SessionPartition[],
+    asked: TopicPartitionMap<Asked>,
+  ): UnsentRequest {
     const options = this.#options;
+    let built: SessionRequest | null = null;
     return unsent({
-      target: { nodeId: leader },
+      target: { nodeId: source.nodeId },
       purpose: 'fetch',
       api: fetchApi,
       versions: { floor: 4 },
       timeoutMs: options.requestTimeoutMs + options.fetchMaxWaitMs,
       build: (version) => {
-        const snapshot = options.metadata.snapshot!;
+        const session = source.session.build(partitions, version);
+        built = session;
         const topics = new Map<string, FetchRequestFetchTopic>();
-        for (const { tp, fetchOffset } of asked) {
-          let topic = topics.get(tp.topic);
+        for (const partition of session.toSend) {
+          if (version >= 13 && partition.topicId === ZERO_UUID) {
+            throw new MissingTopicIdError(`the metadata has no topic id for ${partition.tp.topic} yet`);
+          }
+          let topic = topics.get(partition.tp.topic);
           if (topic === undefined) {
-            const topicId = snapshot.topics.get(tp.topic)?.topicId ?? ZERO_UUID;
-            if (version >= 13 && topicId === ZERO_UUID) {
-              throw new MissingTopicIdError(`the metadata has no topic id for ${tp.topic} yet`);
-            }
-            topic = { topic: tp.topic, topicId, partitions: [] };
-            topics.set(tp.topic, topic);
+            topic = { topic: partition.tp.topic, topicId: partition.topicId, partitions: [] };
+            topics.set(partition.tp.topic, topic);
           }
           topic.partitions.push({
-            partition: tp.partition,
-            currentLeaderEpoch: findPartition(snapshot, tp.topic, tp.partition)?.leaderEpoch ?? -1,
-            fetchOffset,
-            lastFetchedEpoch: -1,
+            partition: partition.tp.partition,
+            currentLeaderEpoch: partition.currentLeaderEpoch,
+            fetchOffset: partition.fetchOffset,
+            lastFetchedEpoch: partition.lastFetchedEpoch,
             logStartOffset: -1n,
-            partitionMaxBytes: options.maxPartitionFetchBytes,
+            partitionMaxBytes: partition.maxBytes,
             replicaDirectoryId: ZERO_UUID,
             highWatermark: 9223372036854775807n,
           });
+        }
+        const forgotten = new Map<string, FetchRequestForgottenTopic>();
+        for (const { tp, topicId } of session.toForget) {
+          const key = version >= 13 ? topicId : tp.topic;
+          let topic = forgotten.get(key);
+          if (topic === undefined) {
+            topic = { topic: tp.topic, topicId, partitions: [] };
+            forgotten.set(key, topic);
+          }
+          topic.partitions.push(tp.partition);
         }
         return {
           ...defaultFetchRequest(),
@@ -200,73 +339,83 @@ export class FetchManager implements RequestManager {
           minBytes: options.fetchMinBytes,
           maxBytes: options.fetchMaxBytes,
           isolationLevel: options.isolationLevel === 'read_committed' ? 1 : 0,
-          sessionId: 0,
-          sessionEpoch: -1,
+          sessionId: session.sessionId,
+          sessionEpoch: session.sessionEpoch,
           topics: [...topics.values()],
-          forgottenTopicsData: [],
+          forgottenTopicsData: [...forgotten.values()],
           rackId: options.clientRack ?? '',
         };
       },
-      onResponse: (response, { version, now }) => this.#answered(leader, asked, response, version, now),
+      onResponse: (response, { version, now }) => {
+        this.#done(source, asked);
+        this.#answered(source, built!, asked, response, version, now);
+      },
       onFailure: (error, now) => {
-        this.#done(leader, asked);
+        this.#done(source, asked);
+        source.session.handleFailure();
         if (error instanceof NetworkError || error instanceof RequestTimeoutError) {
-          options.metadata.reportError(error, { nodeId: leader });
+          options.metadata.reportError(error, { nodeId: source.nodeId });
         } else if (error instanceof MissingTopicIdError) {
           options.metadata.requestUpdate();
         } else if ((error as { retriable?: boolean }).retriable !== true) {
           options.onError(error);
         }
-        this.#backOff(
-          asked.map((entry) => entry.tp),
-          now,
-        );
+        this.#backOff(asked.keys(), now);
       },
     });
   }
 
-  async #answered(
-    leader: number,
-    asked: readonly Asked[],
+  #answered(
+    source: FetchSource,
+    session: SessionRequest,
+    asked: TopicPartitionMap<Asked>,
     response: FetchResponse,
     version: number,
     now: number,
-  ): Promise<void> {
-    const options = this.#options;
+  ): void {
+    const lease = this.#buffer.lease(firstRecords(response));
     try {
-      if (response.errorCode !== 0) {
-        const error = new KafkaError(response.errorCode, { context: `Fetch from node ${leader}` });
-        if (!error.retriable) options.onError(error);
-        this.#backOff(
-          asked.map((entry) => entry.tp),
-          now,
-        );
+      if (!source.session.handleResponse(session, response)) {
+        // The broker and we disagree about a topic id (deleted and created again): as Kafka's consumer, ask anew.
+        if (response.errorCode === ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR) this.#options.metadata.requestUpdate();
         return;
       }
-      const snapshot = options.metadata.snapshot;
-      const byPartition = new TopicPartitionMap<Asked>(asked.map((entry) => [entry.tp, entry]));
+      if (response.errorCode !== 0) {
+        const error = new KafkaError(response.errorCode, { context: `Fetch from node ${source.nodeId}` });
+        if (!error.retriable) this.#options.onError(error);
+        this.#backOff(asked.keys(), now);
+        return;
+      }
+      const returned: TopicPartition[] = [];
       for (const topic of response.responses) {
-        const name = version >= 13 ? snapshot?.topicNamesById.get(topic.topicId) : topic.topic;
+        const name = version >= 13 ? source.topicNames.get(topic.topicId) : topic.topic;
         if (name === undefined) continue;
         for (const data of topic.partitions) {
-          const entry = byPartition.get({ topic: name, partition: data.partitionIndex });
+          const entry = asked.get({ topic: name, partition: data.partitionIndex });
           if (entry === undefined) continue;
           // Sought, reset or reassigned since: an answer about a position nobody wants any more.
-          if (this.#subscriptions.partition(entry.tp)?.version !== entry.version) continue;
-          await this.#accept(entry, data, leader, now);
+          const state = this.#subscriptions.partition(entry.tp);
+          if (state === undefined || state.version !== entry.version) continue;
+          // Data must start where the buffered data (or the position) ends, or it is a duplicate or a gap.
+          const expected = this.#buffer.nextFetchOffset(entry.tp, entry.version) ?? state.position?.offset;
+          if (expected !== entry.fetchOffset) continue;
+          if (this.#accept(entry, data, source.nodeId, lease, now)) returned.push(entry.tp);
         }
       }
+      if (session.full && returned.length > 0) rotate(source, returned);
     } finally {
-      this.#done(leader, asked);
+      this.#buffer.settle(lease);
     }
   }
 
-  async #accept(
+  /** Returns whether the partition's data went to the buffer. */
+  #accept(
     entry: Asked,
     data: FetchResponse['responses'][number]['partitions'][number],
     leader: number,
+    lease: ResponseLease,
     now: number,
-  ): Promise<void> {
+  ): boolean {
     const options = this.#options;
     const code = data.errorCode;
     if (code !== 0) {
@@ -281,7 +430,7 @@ export class FetchManager implements RequestManager {
         } else {
           this.#backOff([entry.tp], now);
         }
-        return;
+        return false;
       }
       const error = new KafkaError(code, {
         context: `Fetch of ${entry.tp.topic}-${entry.tp.partition} from node ${leader}`,
@@ -289,35 +438,55 @@ export class FetchManager implements RequestManager {
       if (error.invalidMetadata || error.retriable) options.metadata.requestUpdate();
       else options.onError(error);
       this.#backOff([entry.tp], now);
-      return;
+      return false;
     }
     this.#subscriptions.updateWatermarks(entry.tp, entry.version, data);
-    let result: Awaited<ReturnType<typeof partitionRecords>>;
+    let fetch: CompletedFetch;
     try {
-      result = await partitionRecords(entry.tp, data.records, {
+      fetch = new CompletedFetch({
+        tp: entry.tp,
+        version: entry.version,
         fetchOffset: entry.fetchOffset,
+        records: data.records,
         isolationLevel: options.isolationLevel,
         abortedTransactions: data.abortedTransactions,
         checkCrcs: options.checkCrcs,
-        maxDecompressedBytes: options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+        decompressor: this.#decompression,
       });
     } catch (error) {
       options.onError(error as Error);
       this.#backOff([entry.tp], now);
-      return;
+      return false;
     }
-    if (this.#subscriptions.partition(entry.tp)?.version !== entry.version) return;
-    if (result.records.length === 0 && result.nextOffset === entry.fetchOffset) return;
-    this.#buffer.add(entry.tp, { version: entry.version, records: result.records, nextOffset: result.nextOffset });
+    if (fetch.empty) return false;
+    this.#buffer.add(fetch, lease);
+    return true;
   }
 
-  #done(leader: number, asked: readonly Asked[]): void {
-    this.#busyBrokers.delete(leader);
-    for (const entry of asked) this.#inFlight.delete(entry.tp);
+  #done(source: FetchSource, asked: TopicPartitionMap<Asked>): void {
+    source.inFlight = false;
+    for (const tp of asked.keys()) this.#inFlight.delete(tp);
   }
 
-  #backOff(partitions: readonly TopicPartition[], now: number): void {
+  #backOff(partitions: Iterable<TopicPartition>, now: number): void {
     const until = now + this.#options.retryBackoffMs;
     for (const tp of partitions) this.#notBefore.set(tp, Math.max(this.#notBefore.get(tp) ?? 0, until));
   }
+}
+
+/** A view into the response's frame, for releasing it: any partition's records bytes. */
+function firstRecords(response: FetchResponse): Uint8Array | null {
+  for (const topic of response.responses) {
+    for (const partition of topic.partitions) if (partition.records !== null) return partition.records;
+  }
+  return null;
+}
+
+/** Moves the partitions that returned data to the end of the source's order. */
+function rotate(source: FetchSource, returned: readonly TopicPartition[]): void {
+  const moved = new TopicPartitionMap<true>(returned.map((tp) => [tp, true]));
+  const kept: TopicPartition[] = [];
+  const last: TopicPartition[] = [];
+  for (const tp of source.order) (moved.has(tp) ? last : kept).push(tp);
+  source.order = kept.concat(last);
 }

@@ -1,11 +1,18 @@
 // @sluice/fetch: the fetch pipeline.
 
-export { type CompletedFetch, FetchBuffer } from './fetch-buffer.ts';
-export { FetchManager, type FetchManagerOptions, PREFETCH_RECORDS } from './fetch-manager.ts';
 export {
   type AbortedTransactionRange,
+  CompletedFetch,
+  type CompletedFetchOptions,
+} from './completed-fetch.ts';
+export { DecompressionPipeline, type DecompressionPipelineOptions } from './decompression-pipeline.ts';
+export { FetchBuffer, type FetchBufferOptions, type FrameRelease, ResponseLease } from './fetch-buffer.ts';
+export { FetchManager, type FetchManagerOptions } from './fetch-manager.ts';
+export { FetchSession, type SessionPartition, type SessionRequest } from './fetch-session.ts';
+export {
   type ConsumerRecord,
-  type PartitionRecords,
-  type PartitionRecordsOptions,
-  partitionRecords,
-} from './partition-records.ts';
+  type DeserializableRecord,
+  FetchedRecord,
+  PlainRecord,
+  type TimestampType,
+} from './fetched-record.ts';

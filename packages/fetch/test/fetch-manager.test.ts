@@ -1,176 +1,33 @@
 /** The fetch request manager and its buffer, driven by a fake clock and scripted Fetch answers. */
-import { type ClusterSnapshot, ErrorCode, NetworkError } from '@sluice/net';
+import { ErrorCode, NetworkError } from '@sluice/net';
+import { fetchApi, ZERO_UUID } from '@sluice/protocol';
+import { describe, expect, it } from 'vitest';
 import {
-  defaultFetchResponse,
-  encodeControlRecordKey,
-  encodeRecordBatchSync,
-  type FetchRequest,
-  type FetchResponse,
-  type FetchResponsePartitionData,
-  fetchApi,
-  type RecordBatchInput,
-  type Uuid,
-  ZERO_UUID,
-} from '@sluice/protocol';
-import { SubscriptionState, type TopicPartition, type UnsentRequest } from '@sluice/runtime';
-import { describe, expect, it, vi } from 'vitest';
-import { fakeCluster } from '../../runtime/test/fake-cluster.ts';
-import { FetchBuffer } from '../src/fetch-buffer.ts';
-import { FetchManager, type FetchManagerOptions, PREFETCH_RECORDS } from '../src/fetch-manager.ts';
-import type { ConsumerRecord } from '../src/partition-records.ts';
-
-type Fetch = UnsentRequest<FetchRequest, FetchResponse>;
-
-const orders0: TopicPartition = { topic: 'orders', partition: 0 };
-const orders1: TopicPartition = { topic: 'orders', partition: 1 };
-const payments0: TopicPartition = { topic: 'payments', partition: 0 };
-
-const TOPIC_IDS: ReadonlyMap<string, Uuid> = new Map([
-  ['orders', 'b3JkZXJzLXRvcGljLWlkIQ'],
-  ['payments', 'cGF5bWVudHMtdG9waWMtaQ'],
-]);
-
-/** Leaders: orders-0 and payments-0 on broker 1, orders-1 on broker 2 (leader epoch 5 everywhere). */
-const LEADERS: ReadonlyArray<readonly [TopicPartition, number]> = [
-  [orders0, 1],
-  [orders1, 2],
-  [payments0, 1],
-];
-
-function cluster(
-  options: { leaders?: ReadonlyArray<readonly [TopicPartition, number]>; topicIds?: ReadonlyMap<string, Uuid> } = {},
-): ClusterSnapshot {
-  return fakeCluster({ leaders: options.leaders ?? LEADERS, topicIds: options.topicIds ?? TOPIC_IDS });
-}
-
-function setup(options: Partial<FetchManagerOptions> = {}) {
-  const subscriptions = new SubscriptionState({ defaultResetStrategy: 'earliest' });
-  const buffer = new FetchBuffer();
-  const metadata = { snapshot: cluster() as ClusterSnapshot | null, requestUpdate: vi.fn(), reportError: vi.fn() };
-  const onError = vi.fn();
-  const manager = new FetchManager({
-    subscriptions,
-    buffer,
-    metadata,
-    fetchMinBytes: 1,
-    fetchMaxBytes: 50 * 1024 * 1024,
-    maxPartitionFetchBytes: 1024 * 1024,
-    fetchMaxWaitMs: 500,
-    isolationLevel: 'read_uncommitted',
-    checkCrcs: true,
-    clientRack: null,
-    requestTimeoutMs: 30_000,
-    retryBackoffMs: 100,
-    onError,
-    ...options,
-  });
-  return { manager, subscriptions, buffer, metadata, onError };
-}
-
-/** Assigns the partitions (manually) at these positions. */
-function assign(subscriptions: SubscriptionState, positions: ReadonlyArray<readonly [TopicPartition, bigint]>): void {
-  subscriptions.assignFromUser(positions.map(([tp]) => tp));
-  for (const [tp, offset] of positions) subscriptions.seek(tp, offset);
-}
-
-const text = (value: string) => new TextEncoder().encode(value);
-const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
-
-/** `count` records from `baseOffset`, valued `v<offset>`, in a batch of leader epoch 5. */
-function batch(baseOffset: bigint, count: number, patch: Partial<RecordBatchInput> = {}): Uint8Array {
-  return encodeRecordBatchSync({
-    baseOffset,
-    partitionLeaderEpoch: 5,
-    compression: 'none',
-    records: Array.from({ length: count }, (_, index) => ({ value: text(`v${Number(baseOffset) + index}`) })),
-    ...patch,
-  });
-}
-
-function marker(offset: bigint, producerId: bigint, type: 'abort' | 'commit'): Uint8Array {
-  return encodeRecordBatchSync({
-    baseOffset: offset,
-    isTransactional: true,
-    isControl: true,
-    producerId,
-    producerEpoch: 0,
-    compression: 'none',
-    records: [{ key: encodeControlRecordKey(type), value: new Uint8Array([0, 0, 0, 0, 0, 0]) }],
-  });
-}
-
-interface PartitionAnswer extends Partial<Omit<FetchResponsePartitionData, 'partitionIndex'>> {
-  readonly tp: TopicPartition;
-}
-
-/** A Fetch answer; v13+ names topics by id. */
-function fetchAnswer(partitions: readonly PartitionAnswer[], version: number): FetchResponse {
-  const topics = new Map<string, PartitionAnswer[]>();
-  for (const entry of partitions) topics.set(entry.tp.topic, [...(topics.get(entry.tp.topic) ?? []), entry]);
-  return {
-    ...defaultFetchResponse(),
-    responses: [...topics].map(([name, entries]) => ({
-      topic: version >= 13 ? '' : name,
-      topicId: version >= 13 ? TOPIC_IDS.get(name)! : ZERO_UUID,
-      partitions: entries.map(({ tp, ...patch }) => ({
-        partitionIndex: tp.partition,
-        errorCode: ErrorCode.NONE,
-        highWatermark: 0n,
-        lastStableOffset: -1n,
-        logStartOffset: -1n,
-        divergingEpoch: { epoch: -1, endOffset: -1n },
-        currentLeader: { leaderId: -1, leaderEpoch: -1 },
-        snapshotId: { endOffset: -1n, epoch: -1 },
-        abortedTransactions: null,
-        preferredReadReplica: -1,
-        records: null,
-        ...patch,
-      })),
-    })),
-  };
-}
-
-const VERSION = 13;
-
-async function answer(request: Fetch, now: number, partitions: readonly PartitionAnswer[], version = VERSION) {
-  const nodeId = (request.target as { nodeId: number }).nodeId;
-  await request.onResponse(fetchAnswer(partitions, version), { version, nodeId, now });
-}
-
-function fetches(manager: FetchManager, now: number): Fetch[] {
-  const { requests } = manager.poll(now);
-  for (const request of requests) expect(request.api).toBe(fetchApi);
-  return requests as unknown as Fetch[];
-}
-
-/** The one Fetch at `now`, to `nodeId`. */
-function onlyFetch(manager: FetchManager, now: number, nodeId: number): Fetch {
-  const requests = fetches(manager, now);
-  expect(requests.map((request) => request.target)).toEqual([{ nodeId }]);
-  return requests[0]!;
-}
-
-function toNode(requests: readonly Fetch[], nodeId: number): Fetch {
-  const request = requests.find((candidate) => (candidate.target as { nodeId: number }).nodeId === nodeId);
-  expect(request).toBeDefined();
-  return request!;
-}
-
-/** What a Fetch asks, as `topic-partition@fetchOffset`. */
-function asked(request: Fetch, version = VERSION): string[] {
-  return request
-    .build(version)
-    .topics.flatMap((topic) =>
-      topic.partitions.map((partition) => `${topic.topic}-${partition.partition}@${partition.fetchOffset}`),
-    );
-}
-
-const described = (records: readonly ConsumerRecord[]) =>
-  records.map((record) => `${record.topic}-${record.partition}@${record.offset}`);
-
-function version(subscriptions: SubscriptionState, tp: TopicPartition): number {
-  return subscriptions.partition(tp)!.version;
-}
+  answer,
+  asked,
+  assign,
+  batch,
+  cluster,
+  concat,
+  described,
+  type Fetch,
+  fetches,
+  forgotten,
+  malformedAt,
+  marker,
+  named,
+  onlyFetch,
+  orders0,
+  orders1,
+  payments0,
+  setup,
+  TOPIC_IDS,
+  toNode,
+  utf8,
+  VERSION,
+  version,
+  withLeader,
+} from './fixtures.ts';
 
 describe('FetchManager: what is fetched', () => {
   it('fetches each fetchable partition from its leader at its position, one Fetch in flight per broker', async () => {
@@ -188,6 +45,7 @@ describe('FetchManager: what is fetched', () => {
     expect(first.purpose).toBe('fetch');
     expect(first.api).toBe(fetchApi);
     expect(first.timeoutMs).toBe(30_500);
+    // A new session: a full fetch at epoch 0, without a session id yet.
     expect(first.build(13)).toMatchObject({
       replicaId: -1,
       maxWaitMs: 500,
@@ -195,7 +53,7 @@ describe('FetchManager: what is fetched', () => {
       maxBytes: 50 * 1024 * 1024,
       isolationLevel: 0,
       sessionId: 0,
-      sessionEpoch: -1,
+      sessionEpoch: 0,
       rackId: '',
       forgottenTopicsData: [],
       topics: [
@@ -228,14 +86,6 @@ describe('FetchManager: what is fetched', () => {
     expect(asked(onlyFetch(manager, 0, 1))).toEqual(['orders-0@10']);
   });
 
-  it('fetches a partition once at a time, even when its leader moved to an idle broker', () => {
-    const { manager, subscriptions, metadata } = setup();
-    assign(subscriptions, [[orders0, 10n]]);
-    onlyFetch(manager, 0, 1);
-    metadata.snapshot = cluster({ leaders: [[orders0, 2]] });
-    expect(fetches(manager, 10)).toEqual([]);
-  });
-
   it('names topics before Fetch v13; from v13 a topic without id fails the request as retriable', () => {
     const { manager, subscriptions, metadata, onError } = setup();
     metadata.snapshot = cluster({ topicIds: new Map([['orders', ZERO_UUID]]) });
@@ -262,19 +112,110 @@ describe('FetchManager: what is fetched', () => {
   it('reads the topics of a Fetch answer by name before v13', async () => {
     const { manager, subscriptions, buffer } = setup();
     assign(subscriptions, [[orders0, 10n]]);
-    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: batch(10n, 2) }], 12);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: batch(10n, 2) }], { version: 12 });
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['orders-0@10', 'orders-0@11']);
   });
 
-  it('asks for a metadata update and backs off while a partition has no known leader', () => {
+  it('asks for a metadata update while a partition has no known leader, and fetches it once one is known', () => {
     const { manager, subscriptions, metadata } = setup();
     metadata.snapshot = cluster({ leaders: [[orders0, -1]] });
     assign(subscriptions, [[orders0, 10n]]);
-    expect(manager.poll(0)).toEqual({ requests: [], nextPollAt: 100 });
+    expect(manager.poll(0)).toEqual({ requests: [], nextPollAt: Number.POSITIVE_INFINITY });
     expect(metadata.requestUpdate).toHaveBeenCalled();
     metadata.snapshot = cluster();
-    expect(fetches(manager, 50)).toEqual([]);
-    onlyFetch(manager, 100, 1);
+    expect(asked(onlyFetch(manager, 50, 1))).toEqual(['orders-0@10']);
+  });
+
+  it('moves a partition to its new leader, whose Fetch names it, while the old leader’s session forgets it', async () => {
+    const { manager, subscriptions, metadata } = setup();
+    assign(subscriptions, [
+      [orders0, 10n],
+      [payments0, 0n],
+    ]);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0 }, { tp: payments0 }], { sessionId: 77 });
+    metadata.snapshot = cluster({
+      leaders: [
+        [orders0, 1],
+        [orders1, 2],
+        [payments0, 2],
+      ],
+    });
+    const requests = fetches(manager, 10);
+    expect(requests).toHaveLength(2);
+    const old = toNode(requests, 1).build(VERSION);
+    expect(old).toMatchObject({ sessionId: 77, sessionEpoch: 1 });
+    // orders-0 did not change: an incremental fetch leaves it out.
+    expect(named(old)).toEqual([]);
+    expect(forgotten(old)).toEqual(['payments-0']);
+    const moved = toNode(requests, 2).build(VERSION);
+    expect(moved).toMatchObject({ sessionId: 0, sessionEpoch: 0, forgottenTopicsData: [] });
+    expect(named(moved)).toEqual(['payments-0@0']);
+  });
+
+  it('keeps a partition on its leader when the metadata names an older leader epoch, asking for fresher metadata', () => {
+    const { manager, subscriptions, metadata } = setup();
+    assign(subscriptions, [[orders0, 10n]]);
+    const first = onlyFetch(manager, 0, 1);
+    first.onFailure(new NetworkError('connection lost', { broker: 'broker-1:9092' }), 0);
+    metadata.requestUpdate.mockClear();
+    metadata.snapshot = withLeader(cluster(), orders0, 2, 4);
+    const stale = onlyFetch(manager, 100, 1);
+    expect(metadata.requestUpdate).toHaveBeenCalled();
+    expect(stale.build(VERSION).topics[0]!.partitions[0]!.currentLeaderEpoch).toBe(5);
+    stale.onFailure(new NetworkError('connection lost', { broker: 'broker-1:9092' }), 100);
+    metadata.snapshot = withLeader(cluster(), orders0, 2, 6);
+    const fresh = onlyFetch(manager, 200, 2);
+    expect(fresh.build(VERSION).topics[0]!.partitions[0]!).toMatchObject({ fetchOffset: 10n, currentLeaderEpoch: 6 });
+  });
+
+  it('rotates the order of a full fetch: the partitions that returned data go to the end', async () => {
+    const { manager, subscriptions } = setup();
+    assign(subscriptions, [
+      [orders0, 0n],
+      [payments0, 0n],
+    ]);
+    // Answers without a session id: every Fetch stays full.
+    let request = onlyFetch(manager, 0, 1);
+    expect(asked(request)).toEqual(['orders-0@0', 'payments-0@0']);
+    await answer(request, 10, [{ tp: orders0, records: batch(0n, 2) }, { tp: payments0 }]);
+    request = onlyFetch(manager, 10, 1);
+    expect(asked(request)).toEqual(['payments-0@0', 'orders-0@2']);
+    // Nothing returned: the order stays.
+    await answer(request, 20, [{ tp: orders0 }, { tp: payments0 }]);
+    request = onlyFetch(manager, 20, 1);
+    expect(asked(request)).toEqual(['payments-0@0', 'orders-0@2']);
+    await answer(request, 30, [{ tp: payments0, records: batch(0n, 1) }]);
+    expect(asked(onlyFetch(manager, 30, 1))).toEqual(['orders-0@2', 'payments-0@1']);
+  });
+
+  it('hands out each record once when a leader move makes two Fetches of a partition overlap', async () => {
+    // After a leader move the old leader's answer may still be coming: the partition is not asked of the new
+    // leader until it is in, and data that does not start where the buffered data ends is dropped.
+    const { manager, subscriptions, metadata, buffer } = setup();
+    metadata.snapshot = cluster({
+      leaders: [
+        [orders0, 1],
+        [orders1, 1],
+      ],
+    });
+    assign(subscriptions, [
+      [orders0, 10n],
+      [orders1, 0n],
+    ]);
+    const old = onlyFetch(manager, 0, 1);
+    metadata.snapshot = cluster({
+      leaders: [
+        [orders0, 2],
+        [orders1, 1],
+      ],
+    });
+    const requests = fetches(manager, 10);
+    const moved = requests.find((request) => (request.target as { nodeId: number }).nodeId === 2);
+    // The old leader answered with data before it learnt of the move; so does the new one (same replicated data).
+    await answer(old, 20, [{ tp: orders0, records: batch(10n, 3) }, { tp: orders1 }]);
+    if (moved !== undefined) await answer(moved, 20, [{ tp: orders0, records: batch(10n, 3) }]);
+    expect(described(buffer.collect(subscriptions, 100))).toEqual(['orders-0@10', 'orders-0@11', 'orders-0@12']);
+    expect(subscriptions.position(orders0)?.offset).toBe(13n);
   });
 });
 
@@ -289,11 +230,11 @@ describe('FetchManager and FetchBuffer: records', () => {
       { tp: orders0, records: batch(10n, 4) },
       { tp: payments0, records: batch(0n, 4) },
     ]);
-    expect(buffer.buffered(orders0, version(subscriptions, orders0))).toBe(4);
-    expect(buffer.buffered(payments0, version(subscriptions, payments0))).toBe(4);
+    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBe(14n);
+    expect(buffer.nextFetchOffset(payments0, version(subscriptions, payments0))).toBe(4n);
     const first = buffer.collect(subscriptions, 3);
     expect(described(first)).toEqual(['orders-0@10', 'orders-0@11', 'orders-0@12']);
-    expect(new TextDecoder().decode(first[0]!.value!)).toBe('v10');
+    expect(utf8(first[0]!.value as Uint8Array)).toBe('v10');
     expect(subscriptions.position(orders0)).toEqual({ offset: 13n, leaderEpoch: 5 });
     expect(subscriptions.position(payments0)).toEqual({ offset: 0n, leaderEpoch: -1 });
     expect(described(buffer.collect(subscriptions, 3))).toEqual(['payments-0@0', 'payments-0@1', 'payments-0@2']);
@@ -333,7 +274,7 @@ describe('FetchManager and FetchBuffer: records', () => {
     expect(subscriptions.position(orders0)?.offset).toBe(23n);
   });
 
-  it('prefetches from where the buffered data ends, and stops at PREFETCH_RECORDS buffered', async () => {
+  it('prefetches from where the buffered data ends, naming every fetchable partition however much is buffered', async () => {
     const { manager, subscriptions, buffer } = setup();
     assign(subscriptions, [
       [orders0, 0n],
@@ -341,15 +282,43 @@ describe('FetchManager and FetchBuffer: records', () => {
     ]);
     await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: batch(0n, 3) }]);
     let request = onlyFetch(manager, 10, 1);
-    expect(asked(request)).toEqual(['orders-0@3', 'payments-0@0']);
+    expect(asked(request)).toEqual(['payments-0@0', 'orders-0@3']);
     expect(subscriptions.position(orders0)?.offset).toBe(0n);
-    await answer(request, 20, [{ tp: orders0, records: batch(3n, PREFETCH_RECORDS - 3) }]);
-    expect(buffer.buffered(orders0, version(subscriptions, orders0))).toBe(PREFETCH_RECORDS);
-    request = onlyFetch(manager, 20, 1);
-    expect(asked(request)).toEqual(['payments-0@0']);
+    // No record count stops the read-ahead (the old manager stopped at 1000 buffered records).
+    let end = 3n;
+    for (let round = 0; round < 4; round++) {
+      await answer(request, 20 + round, [{ tp: orders0, records: batch(end, 400) }]);
+      end += 400n;
+      request = onlyFetch(manager, 20 + round, 1);
+      expect(asked(request)).toEqual(['payments-0@0', `orders-0@${end}`]);
+    }
     await answer(request, 30, [{ tp: payments0 }]);
     expect(buffer.collect(subscriptions, 1)).toHaveLength(1);
-    expect(asked(onlyFetch(manager, 30, 1))).toEqual([`orders-0@${PREFETCH_RECORDS}`, 'payments-0@0']);
+    expect(subscriptions.position(orders0)?.offset).toBe(1n);
+    expect(asked(onlyFetch(manager, 30, 1))).toEqual(['payments-0@0', `orders-0@${end}`]);
+  });
+
+  it('sends no Fetch while the buffer is full, and fetches again at the collect after the data was drained', async () => {
+    const bytes = batch(0n, 3);
+    // Room for less than one answer: one answer fills the buffer.
+    const { manager, subscriptions, buffer } = setup({}, { maxBytes: bytes.length });
+    assign(subscriptions, [
+      [orders0, 0n],
+      [payments0, 0n],
+    ]);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: bytes }]);
+    expect(buffer.bufferedBytes).toBe(bytes.length);
+    expect(buffer.full).toBe(true);
+    expect(manager.poll(10)).toEqual({ requests: [], nextPollAt: Number.POSITIVE_INFINITY });
+    expect(described(buffer.collect(subscriptions, 2))).toEqual(['orders-0@0', 'orders-0@1']);
+    expect(manager.poll(20).requests).toEqual([]);
+    // Drained, but its records are still the application's until its next poll (the lease rule).
+    expect(described(buffer.collect(subscriptions, 2))).toEqual(['orders-0@2']);
+    expect(buffer.full).toBe(true);
+    expect(manager.poll(30).requests).toEqual([]);
+    expect(buffer.collect(subscriptions, 2)).toEqual([]);
+    expect(buffer.bufferedBytes).toBe(0);
+    expect(asked(onlyFetch(manager, 40, 1))).toEqual(['payments-0@0', 'orders-0@3']);
   });
 
   it('drops the answer for a partition sought meanwhile, and fetches it at its new position', async () => {
@@ -364,10 +333,20 @@ describe('FetchManager and FetchBuffer: records', () => {
       { tp: orders0, records: batch(10n, 4) },
       { tp: payments0, records: batch(0n, 2) },
     ]);
-    expect(buffer.buffered(orders0, version(subscriptions, orders0))).toBe(0);
+    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBeNull();
+    expect(buffer.bufferedBytesOf(orders0)).toBe(0);
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['payments-0@0', 'payments-0@1']);
     expect(subscriptions.position(orders0)).toEqual({ offset: 50n, leaderEpoch: -1 });
     expect(asked(onlyFetch(manager, 10, 1))).toEqual(['orders-0@50', 'payments-0@2']);
+  });
+
+  it('drops the buffered data of a partition sought after it arrived', async () => {
+    const { manager, subscriptions, buffer } = setup();
+    assign(subscriptions, [[orders0, 10n]]);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: batch(10n, 4) }]);
+    subscriptions.seek(orders0, 12n);
+    expect(buffer.collect(subscriptions, 10)).toEqual([]);
+    expect(asked(onlyFetch(manager, 10, 1))).toEqual(['orders-0@12']);
   });
 
   it('retain drops the buffered data of partitions no longer assigned', async () => {
@@ -383,18 +362,20 @@ describe('FetchManager and FetchBuffer: records', () => {
     const ordersVersion = version(subscriptions, orders0);
     subscriptions.assignFromUser([payments0]);
     buffer.retain(subscriptions);
-    expect(buffer.buffered(orders0, ordersVersion)).toBe(0);
+    expect(buffer.nextFetchOffset(orders0, ordersVersion)).toBeNull();
+    expect(buffer.bufferedBytesOf(orders0)).toBe(0);
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['payments-0@0', 'payments-0@1']);
   });
 
   it('neither fetches nor hands out a paused partition, keeping its records until resume', async () => {
     const { manager, subscriptions, buffer } = setup();
     assign(subscriptions, [[orders0, 10n]]);
-    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: batch(10n, 3) }]);
+    const bytes = batch(10n, 3);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: bytes }]);
     subscriptions.pause([orders0]);
     expect(fetches(manager, 10)).toEqual([]);
     expect(buffer.collect(subscriptions, 10)).toEqual([]);
-    expect(buffer.buffered(orders0, version(subscriptions, orders0))).toBe(3);
+    expect(buffer.bufferedBytesOf(orders0)).toBe(bytes.length);
     subscriptions.resume([orders0]);
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['orders-0@10', 'orders-0@11', 'orders-0@12']);
     expect(subscriptions.position(orders0)?.offset).toBe(13n);
@@ -442,7 +423,7 @@ describe('FetchManager: errors', () => {
     await answer(past, 20, [{ tp: orders0, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE }]);
     expect(subscriptions.partition(orders0)?.fetchState).toBe('fetching');
     expect(subscriptions.position(orders0)?.offset).toBe(10n);
-    expect(buffer.buffered(orders0, version(subscriptions, orders0))).toBe(3);
+    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBe(13n);
     expect(manager.poll(119)).toEqual({ requests: [], nextPollAt: 120 });
     expect(asked(onlyFetch(manager, 120, 1))).toEqual(['orders-0@13']);
   });
@@ -502,8 +483,33 @@ describe('FetchManager: errors', () => {
     await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: bytes }]);
     expect(onError).toHaveBeenCalledTimes(1);
     expect(onError.mock.calls[0]![0]).toMatchObject({ name: 'ProtocolError' });
-    expect(buffer.buffered(orders0, version(subscriptions, orders0))).toBe(0);
+    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBeNull();
+    expect(buffer.bufferedBytes).toBe(0);
     expect(fetches(manager, 50)).toEqual([]);
     expect(asked(onlyFetch(manager, 110, 1))).toEqual(['orders-0@10']);
+  });
+
+  it('reports a malformed record at every collect and stops fetching the partition until the application seeks', async () => {
+    const { manager, subscriptions, buffer, bufferErrors } = setup();
+    assign(subscriptions, [
+      [orders0, 10n],
+      [payments0, 0n],
+    ]);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: malformedAt(batch(10n, 3), 1) }]);
+    // The record before the malformed one is handed out; then the error.
+    expect(described(buffer.collect(subscriptions, 10))).toEqual(['orders-0@10']);
+    expect(subscriptions.position(orders0)?.offset).toBe(11n);
+    expect(bufferErrors).toHaveBeenCalledTimes(1);
+    expect(bufferErrors.mock.calls[0]![0]).toMatchObject({ name: 'ProtocolError' });
+    const blocked = onlyFetch(manager, 20, 1);
+    expect(asked(blocked)).toEqual(['payments-0@0']);
+    await answer(blocked, 20, [{ tp: payments0 }]);
+    expect(buffer.collect(subscriptions, 10)).toEqual([]);
+    expect(bufferErrors).toHaveBeenCalledTimes(2);
+    expect(bufferErrors.mock.calls[1]![0]).toBe(bufferErrors.mock.calls[0]![0]);
+    subscriptions.seek(orders0, 12n);
+    expect(asked(onlyFetch(manager, 30, 1))).toEqual(['payments-0@0', 'orders-0@12']);
+    expect(buffer.collect(subscriptions, 10)).toEqual([]);
+    expect(bufferErrors).toHaveBeenCalledTimes(2);
   });
 });

@@ -3,6 +3,7 @@ import type { ApiDescriptor } from '@sluice/protocol';
 import { ReconnectBackoff } from './backoff-state.ts';
 import { Connection, type ConnectionOptions, type SendOptions } from './connection.ts';
 import { NetworkError } from './errors.ts';
+import type { FrameBufferPool } from './frame-buffers.ts';
 
 /**
  * Which connection to a broker a request travels on. Fetches can wait on the broker for `fetch.max.wait.ms` and
@@ -38,6 +39,11 @@ export interface ConnectionStatus {
 export interface ConnectionPoolOptions {
   /** Passed to every `Connection.open` (client.id, TLS, SASL, timeouts); host and port come from the target. */
   readonly connection?: Omit<ConnectionOptions, 'host' | 'port'>;
+  /**
+   * Frame buffers for the connections of one purpose, over `connection.frameBuffers` (the consumer gives its fetch
+   * connections reusable buffers and releases them itself).
+   */
+  readonly frameBuffersFor?: Partial<Record<ConnectionPurpose, FrameBufferPool>>;
   /** `reconnect.backoff.ms`: first wait before dialling a broker again after a failure. Default 50. */
   readonly reconnectBackoffMs?: number;
   /** `reconnect.backoff.max.ms`: the wait doubles per consecutive failure up to this. Default 1000. */
@@ -83,6 +89,7 @@ interface PoolEntry {
  */
 export class ConnectionPool {
   readonly #connectionOptions: Omit<ConnectionOptions, 'host' | 'port'>;
+  readonly #frameBuffersFor: Partial<Record<ConnectionPurpose, FrameBufferPool>>;
   readonly #idleMs: number;
   readonly #now: () => number;
   readonly #open: (options: ConnectionOptions) => Promise<Connection>;
@@ -97,6 +104,7 @@ export class ConnectionPool {
 
   constructor(options: ConnectionPoolOptions = {}) {
     this.#connectionOptions = options.connection ?? {};
+    this.#frameBuffersFor = options.frameBuffersFor ?? {};
     this.#idleMs = options.connectionsMaxIdleMs ?? 540_000;
     this.#now = options.now ?? Date.now;
     this.#open = options.openConnection ?? ((connectionOptions) => Connection.open(connectionOptions));
@@ -136,6 +144,8 @@ export class ConnectionPool {
       let connectionOptions: ConnectionOptions;
       try {
         connectionOptions = this.#optionsFor(target);
+        const frameBuffers = this.#frameBuffersFor[purpose];
+        if (frameBuffers !== undefined) connectionOptions = { ...connectionOptions, frameBuffers };
       } catch (error) {
         return Promise.reject(error);
       }

@@ -23,4 +23,4 @@ export type { KafkaRecord } from './kafka-record.ts';
 export { LegacyRecord, LegacyRecordBatch, type LegacyTimestampType } from './legacy-message-set.ts';
 export { RecordBatch, type RecordBatchHeader, type TimestampType } from './record-batch.ts';
 export { RecordCursor } from './record-cursor.ts';
-export type { RecordHeader } from './record-headers.ts';
+export { decodeRecordHeaders, type RecordHeader } from './record-headers.ts';
