@@ -36,20 +36,34 @@ export interface BatchSlot {
   /** The batch to read records from, once decompressed (the batch itself when it was not compressed). */
   ready: DecodedBatch | null;
   error: Error | null;
-  /** In the decompression pipeline and not settled yet. */
+  /** Waiting in the decompression pipeline's queue, not started. */
+  queued: boolean;
+  /** Decompressing in the thread pool. */
   pending: boolean;
+  /** Output bytes the pipeline counts as decompressed ahead of the reader (0 once reached or dropped). */
+  ahead: number;
   /** Nobody wants the result any more (the fetch was dropped): the pipeline skips it. */
   cancelled: boolean;
   /** Called when the pipeline settles it, with the bytes it added. */
   onSettled: ((addedBytes: number) => void) | null;
 }
 
-/** Where the pipeline starts decompressions; `CompletedFetch` decompresses small batches itself, when reached. */
+/**
+ * Where the pipeline starts decompressions; `CompletedFetch` decompresses small batches itself, when reached, and
+ * any batch whose turn in the pipeline has not come when the reader reaches it.
+ */
 export interface Decompressor {
   /** Inputs this large or larger go to the pipeline when the response arrives. */
   readonly asyncThresholdBytes: number;
   readonly maxDecompressedBytes: number;
   submit(slot: BatchSlot): void;
+  /**
+   * The reader reached the slot: its output no longer counts as decompressed ahead, and a slot still queued leaves
+   * the queue (the reader decompresses it at once).
+   */
+  reached(slot: BatchSlot): void;
+  /** The slot will never be read (its fetch was dropped). */
+  dropped(slot: BatchSlot): void;
 }
 
 export interface CompletedFetchOptions {
@@ -113,13 +127,15 @@ export class CompletedFetch {
           batch,
           ready: batch.needsDecompression ? null : batch,
           error: null,
+          queued: false,
           pending: false,
+          ahead: 0,
           cancelled: false,
           onSettled: null,
         };
         this.#slots.push(slot);
         if (slot.ready === null && recordsBytes(batch) >= this.#decompressor.asyncThresholdBytes) {
-          slot.pending = true;
+          slot.queued = true;
           slot.onSettled = (added) => {
             this.bytes += added;
             this.onGrowth?.(added);
@@ -167,7 +183,7 @@ export class CompletedFetch {
         // Full: `next()` was not called past the last record taken, so the cursor resumes there.
         if (into.length >= max) return 'more';
         this.#cursor = null;
-        this.#index++;
+        this.#passed();
         continue;
       }
       if (this.#legacy !== null) {
@@ -181,15 +197,16 @@ export class CompletedFetch {
         }
         if (this.#legacyIndex < records.length) return 'more';
         this.#legacy = null;
-        this.#index++;
+        this.#passed();
         continue;
       }
       if (this.#index >= this.#slots.length) return 'done';
       const slot = this.#slots[this.#index]!;
       if (slot.pending) return 'waiting';
+      if (slot.onSettled !== null) this.#decompressor.reached(slot);
       if (slot.error !== null) throw slot.error;
       if (slot.ready === null) {
-        // A small batch: decompressed here, when reached (the pool would cost more than it saves).
+        // A small batch (the pool would cost more than it saves), or one whose turn in the pool has not come.
         try {
           slot.ready = slot.batch.decompressSync({ maxDecompressedBytes: this.#decompressor.maxDecompressedBytes });
         } catch (error) {
@@ -212,9 +229,23 @@ export class CompletedFetch {
     return this.#index < this.#slots.length ? 'more' : 'done';
   }
 
+  /**
+   * The reader is past the current batch: the fetch stops referencing its decompressed output (the records handed
+   * out still do), so a partition's data is not held whole until its last record is read.
+   */
+  #passed(): void {
+    this.#slots[this.#index]!.ready = null;
+    this.#index++;
+  }
+
   /** The fetch is dropped: decompressions not started are skipped. */
   cancel(): void {
-    for (let index = this.#index; index < this.#slots.length; index++) this.#slots[index]!.cancelled = true;
+    for (let index = this.#index; index < this.#slots.length; index++) {
+      const slot = this.#slots[index]!;
+      if (slot.cancelled) continue;
+      slot.cancelled = true;
+      if (slot.onSettled !== null) this.#decompressor.dropped(slot);
+    }
   }
 }
 

@@ -12,6 +12,10 @@
  *   unhandled rejection.
  * - Batches smaller than `asyncThresholdBytes` are not submitted: `CompletedFetch` decompresses them on the
  *   calling thread when it reaches them (bench:decode measured the pool's round trip as dearer than a small batch).
+ * - Memory does not depend on the compression ratio: no batch starts while the output of settled batches that the
+ *   reader has not reached yet adds up to `maxAheadBytes`. A batch the reader reaches before its turn leaves the
+ *   queue and is decompressed by the reader at once, so a partition whose data waits (paused, or simply not read
+ *   yet) can hold the pipeline back but never stall another partition.
  */
 import { defaultSyncThresholdBytes, RecordBatch } from '@sluice/protocol';
 import { type BatchSlot, type Decompressor, recordsBytes } from './completed-fetch.ts';
@@ -23,17 +27,23 @@ export interface DecompressionPipelineOptions {
   readonly maxDecompressedBytes: number;
   /** Compressed batches at least this large go to the pool. Default 16 KiB. */
   readonly asyncThresholdBytes?: number;
+  /** Output of settled batches not yet reached by the reader, beyond which none starts. Default 16 MiB. */
+  readonly maxAheadBytes?: number;
   /** After any batch settled. */
   readonly onSettled?: () => void;
 }
+
+const DEFAULT_MAX_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export class DecompressionPipeline implements Decompressor {
   readonly asyncThresholdBytes: number;
   readonly maxDecompressedBytes: number;
   readonly #concurrency: number;
   readonly #onSettled: () => void;
+  readonly #maxAheadBytes: number;
+  #aheadBytes = 0;
+  /** Slots waiting for their turn (a started slot is not kept here: its output must not outlive its reader). */
   readonly #queue: BatchSlot[] = [];
-  #head = 0;
   #running = 0;
 
   constructor(options: DecompressionPipelineOptions) {
@@ -42,29 +52,52 @@ export class DecompressionPipeline implements Decompressor {
     this.maxDecompressedBytes = options.maxDecompressedBytes;
     this.asyncThresholdBytes = options.asyncThresholdBytes ?? defaultSyncThresholdBytes;
     this.#onSettled = options.onSettled ?? (() => {});
+    this.#maxAheadBytes = options.maxAheadBytes ?? DEFAULT_MAX_AHEAD_BYTES;
+  }
+
+  /** Output of settled batches the reader has not reached yet. */
+  get aheadBytes(): number {
+    return this.#aheadBytes;
   }
 
   /** Batches waiting for their turn or decompressing. */
   get size(): number {
-    return this.#queue.length - this.#head + this.#running;
+    return this.#queue.length + this.#running;
   }
 
   submit(slot: BatchSlot): void {
+    slot.queued = true;
     this.#queue.push(slot);
     this.#pump();
   }
 
+  reached(slot: BatchSlot): void {
+    this.#forget(slot);
+  }
+
+  dropped(slot: BatchSlot): void {
+    this.#forget(slot);
+  }
+
+  #forget(slot: BatchSlot): void {
+    if (slot.queued) {
+      slot.queued = false;
+      const index = this.#queue.indexOf(slot);
+      if (index >= 0) this.#queue.splice(index, 1);
+    }
+    if (slot.ahead > 0) {
+      this.#aheadBytes -= slot.ahead;
+      slot.ahead = 0;
+      this.#pump();
+    }
+  }
+
   #pump(): void {
-    while (this.#running < this.#concurrency && this.#head < this.#queue.length) {
-      const slot = this.#queue[this.#head++]!;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue.splice(0, this.#head);
-        this.#head = 0;
-      }
-      if (slot.cancelled) {
-        slot.pending = false;
-        continue;
-      }
+    while (this.#running < this.#concurrency && this.#queue.length > 0 && this.#aheadBytes < this.#maxAheadBytes) {
+      const slot = this.#queue.shift()!;
+      slot.queued = false;
+      if (slot.cancelled) continue;
+      slot.pending = true;
       this.#running++;
       const options = { maxDecompressedBytes: this.maxDecompressedBytes, syncThresholdBytes: 0 };
       const decompressing: Promise<unknown> =
@@ -82,7 +115,10 @@ export class DecompressionPipeline implements Decompressor {
     if (!slot.cancelled) {
       slot.ready = batch;
       slot.error = error;
-      slot.onSettled?.(batch === null ? 0 : recordsBytes(batch));
+      const bytes = batch === null ? 0 : recordsBytes(batch);
+      slot.ahead = bytes;
+      this.#aheadBytes += bytes;
+      slot.onSettled?.(bytes);
     }
     this.#pump();
     this.#onSettled();

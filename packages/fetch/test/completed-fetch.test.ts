@@ -18,10 +18,15 @@ import { batch, concat, legacyMessage, legacyWrapper, malformedAt, marker, signa
 const tp = { topic: 'orders', partition: 3 };
 const MAX_DECOMPRESSED = 1 << 20;
 
-/** Decompresses nothing by itself: records what is submitted and lets the test settle it, as the pipeline would. */
+/**
+ * Decompresses nothing by itself: records what is submitted, starts it at once (as a pipeline with room does) and
+ * lets the test settle it.
+ */
 class FakeDecompressor implements Decompressor {
   readonly maxDecompressedBytes = MAX_DECOMPRESSED;
   readonly submitted: BatchSlot[] = [];
+  readonly reachedSlots: BatchSlot[] = [];
+  readonly droppedSlots: BatchSlot[] = [];
   readonly asyncThresholdBytes: number;
 
   constructor(asyncThresholdBytes = 0) {
@@ -30,6 +35,16 @@ class FakeDecompressor implements Decompressor {
 
   submit(slot: BatchSlot): void {
     this.submitted.push(slot);
+    slot.queued = false;
+    slot.pending = true;
+  }
+
+  reached(slot: BatchSlot): void {
+    this.reachedSlots.push(slot);
+  }
+
+  dropped(slot: BatchSlot): void {
+    this.droppedSlots.push(slot);
   }
 
   /** Settles as the pipeline does: the result (or the error) in the slot, then its `onSettled`. */
@@ -322,7 +337,11 @@ describe('CompletedFetch: take', () => {
     expect(fetch.take(into, 100)).toBe('done');
     expect(offsets(into)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(growth).toHaveBeenCalledTimes(2);
-    expect(fetch.bytes).toBe(bytes + recordsBytes(gzip!.ready!) + recordsBytes(zstd!.ready!));
+    const added = growth.mock.calls.map(([bytes]) => bytes as number);
+    expect(added.every((bytes) => bytes > 0)).toBe(true);
+    expect(fetch.bytes).toBe(bytes + added[0]! + added[1]!);
+    // Once read past, the batches' outputs are no longer held by the fetch (records handed out still view them).
+    expect([gzip!.ready, zstd!.ready]).toEqual([null, null]);
   });
 
   it('throws the error of a batch whose decompression failed, after the records before it, at every take', () => {
@@ -439,5 +458,65 @@ describe('CompletedFetch with the DecompressionPipeline', () => {
     expect(error).toBeInstanceOf(ProtocolError);
     expect(offsets(into)).toEqual([0, 1]);
     expect(thrownBy(() => fetch.take(into, 100))).toBe(error);
+  });
+
+  it('starts no batch while the output not yet reached adds up to maxAheadBytes, and goes on as the reader reaches it', async () => {
+    let settledCount = 0;
+    let wake = signal();
+    const pipeline = new DecompressionPipeline({
+      concurrency: 1,
+      maxDecompressedBytes: MAX_DECOMPRESSED,
+      asyncThresholdBytes: 0,
+      maxAheadBytes: 1,
+      onSettled: () => {
+        settledCount++;
+        wake.resolve();
+      },
+    });
+    const fetch = completed(concat(...[0n, 10n, 20n, 30n].map((base) => batch(base, 10, { compression: 'zstd' }))), {
+      decompressor: pipeline,
+    });
+    await wake.promise;
+    // The first output fills the budget: the rest wait for the reader.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settledCount).toBe(1);
+    expect(pipeline.size).toBe(3);
+    expect(pipeline.aheadBytes).toBeGreaterThan(0);
+    const into: DeserializableRecord[] = [];
+    let result = fetch.take(into, 1_000);
+    while (result !== 'done') {
+      wake = signal();
+      if (result === 'waiting') await wake.promise;
+      result = fetch.take(into, 1_000);
+    }
+    expect(offsets(into)).toEqual(Array.from({ length: 40 }, (_, index) => index));
+    expect(pipeline.aheadBytes).toBe(0);
+    expect(pipeline.size).toBe(0);
+  });
+
+  it('lets the reader decompress a queued batch itself, so data waiting elsewhere never stalls a partition', async () => {
+    const pipeline = new DecompressionPipeline({
+      concurrency: 1,
+      maxDecompressedBytes: MAX_DECOMPRESSED,
+      asyncThresholdBytes: 0,
+      maxAheadBytes: 1,
+    });
+    const settled = signal();
+    // A partition nobody reads (paused, say) takes the whole budget ...
+    const waiting = completed(batch(0n, 10, { compression: 'lz4' }), { decompressor: pipeline });
+    waiting.onGrowth = () => settled.resolve();
+    await settled.promise;
+    // ... and another partition's batches, queued behind it, are decompressed by their reader when reached.
+    const other = completed(concat(batch(0n, 5, { compression: 'gzip' }), batch(5n, 5, { compression: 'snappy' })), {
+      decompressor: pipeline,
+      tp: { topic: 'orders', partition: 4 },
+    });
+    expect(pipeline.size).toBe(2);
+    const into: DeserializableRecord[] = [];
+    expect(other.take(into, 100)).toBe('done');
+    expect(offsets(into)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(pipeline.size).toBe(0);
+    waiting.cancel();
+    expect(pipeline.aheadBytes).toBe(0);
   });
 });
