@@ -49,8 +49,7 @@ export interface BatchSlot {
 }
 
 /**
- * Where the pipeline starts decompressions; `CompletedFetch` decompresses small batches itself, when reached, and
- * any batch whose turn in the pipeline has not come when the reader reaches it.
+ * Where the pipeline starts decompressions; `CompletedFetch` decompresses small batches itself, when reached.
  */
 export interface Decompressor {
   /** Inputs this large or larger go to the pipeline when the response arrives. */
@@ -58,8 +57,8 @@ export interface Decompressor {
   readonly maxDecompressedBytes: number;
   submit(slot: BatchSlot): void;
   /**
-   * The reader reached the slot: its output no longer counts as decompressed ahead, and a slot still queued leaves
-   * the queue (the reader decompresses it at once).
+   * The reader reached the slot: its output no longer counts as decompressed ahead, and a slot still queued starts
+   * at once, whatever the limits.
    */
   reached(slot: BatchSlot): void;
   /** The slot will never be read (its fetch was dropped). */
@@ -202,11 +201,12 @@ export class CompletedFetch {
       }
       if (this.#index >= this.#slots.length) return 'done';
       const slot = this.#slots[this.#index]!;
-      if (slot.pending) return 'waiting';
+      // Reached: a batch still queued in the pipeline starts now, ahead of the others.
       if (slot.onSettled !== null) this.#decompressor.reached(slot);
+      if (slot.pending) return 'waiting';
       if (slot.error !== null) throw slot.error;
       if (slot.ready === null) {
-        // A small batch (the pool would cost more than it saves), or one whose turn in the pool has not come.
+        // A small batch: decompressed here, when reached (the pool would cost more than it saves).
         try {
           slot.ready = slot.batch.decompressSync({ maxDecompressedBytes: this.#decompressor.maxDecompressedBytes });
         } catch (error) {

@@ -13,9 +13,9 @@
  * - Batches smaller than `asyncThresholdBytes` are not submitted: `CompletedFetch` decompresses them on the
  *   calling thread when it reaches them (bench:decode measured the pool's round trip as dearer than a small batch).
  * - Memory does not depend on the compression ratio: no batch starts while the output of settled batches that the
- *   reader has not reached yet adds up to `maxAheadBytes`. A batch the reader reaches before its turn leaves the
- *   queue and is decompressed by the reader at once, so a partition whose data waits (paused, or simply not read
- *   yet) can hold the pipeline back but never stall another partition.
+ *   reader has not reached yet adds up to `maxAheadBytes`. A batch the reader reaches before its turn starts at
+ *   once, ahead of the queue and past the limits, so a partition whose data waits (paused, or simply not read yet)
+ *   can hold the pipeline back but never stall another partition.
  */
 import { defaultSyncThresholdBytes, RecordBatch } from '@sluice/protocol';
 import { type BatchSlot, type Decompressor, recordsBytes } from './completed-fetch.ts';
@@ -72,6 +72,11 @@ export class DecompressionPipeline implements Decompressor {
   }
 
   reached(slot: BatchSlot): void {
+    if (slot.queued) {
+      this.#forget(slot);
+      this.#start(slot);
+      return;
+    }
     this.#forget(slot);
   }
 
@@ -97,16 +102,20 @@ export class DecompressionPipeline implements Decompressor {
       const slot = this.#queue.shift()!;
       slot.queued = false;
       if (slot.cancelled) continue;
-      slot.pending = true;
-      this.#running++;
-      const options = { maxDecompressedBytes: this.maxDecompressedBytes, syncThresholdBytes: 0 };
-      const decompressing: Promise<unknown> =
-        slot.batch instanceof RecordBatch ? slot.batch.decompress(options) : slot.batch.decompress(options);
-      decompressing.then(
-        (batch) => this.#settle(slot, batch as BatchSlot['ready'], null),
-        (error: unknown) => this.#settle(slot, null, error instanceof Error ? error : new Error(String(error))),
-      );
+      this.#start(slot);
     }
+  }
+
+  #start(slot: BatchSlot): void {
+    slot.pending = true;
+    this.#running++;
+    const options = { maxDecompressedBytes: this.maxDecompressedBytes, syncThresholdBytes: 0 };
+    const decompressing: Promise<unknown> =
+      slot.batch instanceof RecordBatch ? slot.batch.decompress(options) : slot.batch.decompress(options);
+    decompressing.then(
+      (batch) => this.#settle(slot, batch as BatchSlot['ready'], null),
+      (error: unknown) => this.#settle(slot, null, error instanceof Error ? error : new Error(String(error))),
+    );
   }
 
   #settle(slot: BatchSlot, batch: BatchSlot['ready'], error: Error | null): void {
