@@ -7,13 +7,13 @@
 // cache outside the repo, as tools/kafka/src/jars.ts does for the broker; the wrapper: compiled once with javac into
 // the same cache, keyed by its source's hash. The JVM runs with the flags bin/kafka-consumer-perf-test.sh gives it.
 import { execFile, spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ensureCompiledJava, ensureMavenJars } from '@sluice/tools-kafka';
 import type { ChildSpec } from './consume-child.ts';
 import type { ClientInfo, FetchSettings } from './consume-clients.ts';
 import type { Sample } from './consume-report.ts';
@@ -173,90 +173,28 @@ export interface JavaSetup {
 }
 
 const WRAPPER_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', 'java', 'SluiceConsumerPerf.java');
-const COMPLETE_MARKER = '.complete';
-
-/** The Kafka cache of tools/kafka (its paths.ts): one per machine, outside the repo. */
-function kafkaCacheDir(): string {
-  return join(process.env.SLUICE_CACHE_DIR ?? join(homedir(), '.cache', 'sluice'), 'kafka');
-}
-
-function toolsPom(version: string): string {
-  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.sluice.bench</groupId>
-  <artifactId>kafka-tools-${version}</artifactId>
-  <version>0</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>${version}</version></dependency>
-  </dependencies>
-</project>
-`;
-}
-
 function failureOutput(error: unknown): string {
   const output = error as { stdout?: string; stderr?: string; message?: string };
   const text = `${output.stdout ?? ''}${output.stderr ?? ''}`.trim() || (output.message ?? String(error));
   return text.split('\n').slice(-20).join('\n');
 }
 
-/** The kafka-tools jars of `version` and their dependencies, resolved once; a complete folder needs no network. */
-async function ensureToolsJars(version: string, log: (line: string) => void): Promise<string> {
-  const versionDir = join(kafkaCacheDir(), 'tools', version);
-  const libsDir = join(versionDir, 'libs');
-  if (existsSync(join(versionDir, COMPLETE_MARKER))) return libsDir;
-  const work = `${versionDir}.partial-${process.pid}`;
-  await rm(work, { recursive: true, force: true });
-  await mkdir(work, { recursive: true });
-  await writeFile(join(work, 'pom.xml'), toolsPom(version));
-  log(`resolving org.apache.kafka:kafka-tools:${version} from Maven Central into ${versionDir}`);
-  try {
-    await run(
-      'mvn',
-      [
-        '-B',
-        '-q',
-        'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
-        '-DoutputDirectory=libs',
-        '-DincludeScope=runtime',
-      ],
-      { cwd: work, maxBuffer: 16 * 1024 * 1024 },
-    );
-  } catch (error) {
-    await rm(work, { recursive: true, force: true });
-    throw new Error(`Maven could not resolve kafka-tools ${version}: ${failureOutput(error)}`);
-  }
-  const jars = await readdir(join(work, 'libs'));
-  if (!jars.includes(`kafka-tools-${version}.jar`)) {
-    throw new Error(
-      `Maven resolved kafka-tools ${version} but kafka-tools-${version}.jar is missing from ${work}/libs`,
-    );
-  }
-  await writeFile(join(work, COMPLETE_MARKER), `${jars.length} jars\n`);
-  await rm(versionDir, { recursive: true, force: true });
-  await mkdir(dirname(versionDir), { recursive: true });
-  await rename(work, versionDir);
-  return libsDir;
+/** The kafka-tools jars of `version` and their dependencies, resolved once by the Kafka harness's Maven helper. */
+function ensureToolsJars(version: string, log: (line: string) => void): Promise<string> {
+  return ensureMavenJars(
+    {
+      folder: `tools/${version}`,
+      artifacts: [{ groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version }],
+      what: `org.apache.kafka:kafka-tools:${version}`,
+      expectJar: (name) => name === `kafka-tools-${version}.jar`,
+    },
+    log,
+  );
 }
 
-/** Compiles the wrapper once per source version (keyed by its hash) against the tools jars. */
-async function ensureWrapper(libsDir: string): Promise<string> {
-  const source = await readFile(WRAPPER_SOURCE);
-  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-  const dir = join(kafkaCacheDir(), 'bench-consumer-perf', hash);
-  if (existsSync(join(dir, 'SluiceConsumerPerf.class'))) return dir;
-  const work = `${dir}.partial-${process.pid}`;
-  await rm(work, { recursive: true, force: true });
-  await mkdir(work, { recursive: true });
-  try {
-    await run('javac', ['--release', '17', '-cp', join(libsDir, '*'), '-d', work, WRAPPER_SOURCE]);
-  } catch (error) {
-    await rm(work, { recursive: true, force: true });
-    throw new Error(`javac could not compile ${WRAPPER_SOURCE}: ${failureOutput(error)}`);
-  }
-  await rm(dir, { recursive: true, force: true });
-  await rename(work, dir);
-  return dir;
+/** Compiles the wrapper once per source version against the tools jars. */
+function ensureWrapper(libsDir: string): Promise<string> {
+  return ensureCompiledJava(WRAPPER_SOURCE, { folder: 'bench-consumer-perf', classpath: join(libsDir, '*') });
 }
 
 /** Everything a Java sample needs; rejects with the reason when Java, Maven or the jars are not to be had. */

@@ -1,12 +1,6 @@
-/**
- * Shared helpers of the fetch tests: a fetch manager over a fake cluster and a fake clock, scripted Fetch answers,
- * and record batches built with the protocol's encoder.
- */
-import * as zlib from 'node:zlib';
 import { type ClusterSnapshot, ErrorCode, type PartitionInfo } from '@sluice/net';
 import {
   type CompressionType,
-  compressionTypeId,
   compressSync,
   defaultFetchResponse,
   encodeControlRecordKey,
@@ -22,6 +16,7 @@ import {
 import { SubscriptionState, type TopicPartition, type UnsentRequest } from '@sluice/runtime';
 import { expect, type Mock, vi } from 'vitest';
 import { crc32c } from '../../protocol/src/records/checksums.ts';
+import { buildLegacyMessage, type LegacyMessageInput } from '../../protocol/test/fuzz/legacy-message-builder.ts';
 import { fakeCluster } from '../../runtime/test/fake-cluster.ts';
 import { FetchBuffer, type FetchBufferOptions } from '../src/fetch-buffer.ts';
 import { FetchManager, type FetchManagerOptions } from '../src/fetch-manager.ts';
@@ -149,40 +144,9 @@ export function marker(offset: bigint, producerId: bigint, type: 'abort' | 'comm
   });
 }
 
-export interface LegacyMessageInput {
-  readonly offset: bigint;
-  readonly magic: 0 | 1;
-  readonly compression?: CompressionType;
-  readonly logAppendTime?: boolean;
-  readonly timestamp?: bigint;
-  readonly key?: Uint8Array | null;
-  readonly value?: Uint8Array | null;
-}
-
-/**
- * A message of format v0 or v1, written from the documented layout (offset int64, size int32, crc uint32 of magic
- * to the end, magic int8, attributes int8, timestamp int64 in v1, key and value as int32-length bytes).
- */
+/** A message of format v0 or v1, written from the documented layout by the protocol package's test builder. */
 export function legacyMessage(input: LegacyMessageInput): Uint8Array {
-  const attributes = compressionTypeId(input.compression ?? 'none') | (input.logAppendTime ? 0x08 : 0);
-  const parts: Buffer[] = [Buffer.from([input.magic, attributes])];
-  if (input.magic === 1) {
-    const timestamp = Buffer.alloc(8);
-    timestamp.writeBigInt64BE(input.timestamp ?? -1n);
-    parts.push(timestamp);
-  }
-  for (const field of [input.key ?? null, input.value ?? null]) {
-    const length = Buffer.alloc(4);
-    length.writeInt32BE(field === null ? -1 : field.length);
-    parts.push(length);
-    if (field !== null) parts.push(Buffer.from(field));
-  }
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(16);
-  head.writeBigInt64BE(input.offset, 0);
-  head.writeInt32BE(body.length + 4, 8);
-  head.writeUInt32BE(zlib.crc32(body), 12);
-  return new Uint8Array(Buffer.concat([head, body]));
+  return buildLegacyMessage(input).bytes;
 }
 
 /**

@@ -1,7 +1,7 @@
 export type { BrokerState, ClusterInfo, StartOptions } from './cluster.ts';
 export { isHarnessBroker, KafkaCluster, KafkaHarnessError, stopDetached, sweepStaleClusters } from './cluster.ts';
 export type { ListenerName, SaslMechanism, SaslUser, SecurityFeature } from './config.ts';
-export { ensureKafkaInstall, KafkaSetupError } from './jars.ts';
+export { ensureCompiledJava, ensureKafkaInstall, ensureMavenJars, KafkaSetupError, type MavenJars } from './jars.ts';
 export type { ApiVersionRange, ClusterMetadata, MetadataBroker, ProbeTarget } from './probe.ts';
 export { fetchMetadata, ProbeConnection, ProbeError } from './probe.ts';
 export { createTlsMaterial, type TlsMaterial } from './tls.ts';
