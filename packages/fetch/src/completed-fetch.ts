@@ -52,8 +52,8 @@ export interface BatchSlot {
  * Where the pipeline starts decompressions; `CompletedFetch` decompresses small batches itself, when reached.
  */
 export interface Decompressor {
-  /** Inputs this large or larger go to the pipeline when the response arrives. */
-  readonly asyncThresholdBytes: number;
+  /** Whether the batch goes to the pipeline when the response arrives (else it is decompressed when reached). */
+  goesToPool(batch: DecodedBatch): boolean;
   readonly maxDecompressedBytes: number;
   submit(slot: BatchSlot): void;
   /**
@@ -133,7 +133,7 @@ export class CompletedFetch {
           onSettled: null,
         };
         this.#slots.push(slot);
-        if (slot.ready === null && recordsBytes(batch) >= this.#decompressor.asyncThresholdBytes) {
+        if (slot.ready === null && this.#decompressor.goesToPool(batch)) {
           slot.queued = true;
           slot.onSettled = (added) => {
             this.bytes += added;

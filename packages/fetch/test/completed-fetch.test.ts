@@ -2,7 +2,7 @@
  * One partition's data from one Fetch response: batches split at construction, records made at `take`, stopping at
  * a batch still decompressing, at `max`, or at a batch that failed.
  */
-import { decodeRecords, ProtocolError } from '@sluice/protocol';
+import { type DecodedBatch, decodeRecords, ProtocolError } from '@sluice/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import {
   type BatchSlot,
@@ -31,6 +31,10 @@ class FakeDecompressor implements Decompressor {
 
   constructor(asyncThresholdBytes = 0) {
     this.asyncThresholdBytes = asyncThresholdBytes;
+  }
+
+  goesToPool(batch: DecodedBatch): boolean {
+    return recordsBytes(batch) >= this.asyncThresholdBytes;
   }
 
   submit(slot: BatchSlot): void {

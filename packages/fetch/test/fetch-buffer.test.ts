@@ -180,19 +180,19 @@ describe('FetchBuffer: buffered bytes', () => {
     const arrived = signal();
     const { manager, subscriptions, buffer } = leased({ onArrival: () => arrived.resolve() });
     assign(subscriptions, [[orders0, 0n]]);
-    // Random values do not compress: the batch stays above the pool's 16 KiB threshold.
+    // Random values do not compress: the batch stays above the pool's 64 KiB threshold for lz4.
     const bytes = encodeRecordBatchSync({
       baseOffset: 0n,
-      compression: 'gzip',
-      records: Array.from({ length: 4 }, () => ({ value: randomBytes(8 * 1024) })),
+      compression: 'lz4',
+      records: Array.from({ length: 4 }, () => ({ value: randomBytes(20 * 1024) })),
     });
-    expect(bytes.length).toBeGreaterThan(16 * 1024);
+    expect(bytes.length).toBeGreaterThan(64 * 1024);
     await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: bytes }]);
     expect(buffer.bufferedBytes).toBe(bytes.length);
     const arrivals = buffer.arrivals;
     await arrived.promise;
     expect(buffer.arrivals).toBe(arrivals + 1);
-    expect(buffer.bufferedBytes).toBeGreaterThan(bytes.length + 32 * 1024);
+    expect(buffer.bufferedBytes).toBeGreaterThan(bytes.length + 80 * 1024);
     expect(buffer.collect(subscriptions, 100)).toHaveLength(4);
     buffer.collect(subscriptions, 100);
     expect(buffer.bufferedBytes).toBe(0);
