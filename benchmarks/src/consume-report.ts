@@ -2,7 +2,7 @@
 // rows flags, the per-client summaries of one row, the tables, and the targets evaluated on the run's ratios.
 import type { CompressionType } from '@sluice/protocol';
 import type { ClientId } from './consume-clients.ts';
-import type { ConsumeRow } from './consume-topic.ts';
+import type { ConsumeRow, ConsumeTopicFill } from './consume-topic.ts';
 import { formatCount, formatRatio, quantile, renderTable, type Summary, summarise } from './net-report.ts';
 
 /** One timed read, however the client ran (Node child, in-process, JVM). */
@@ -156,16 +156,7 @@ export function rowFigures(outcomes: readonly ClientOutcome[]): ClientFigures[] 
 /** One row of the run: its topic, what was produced, and every client's figures (or why the row did not run). */
 export interface RowResult {
   readonly row: ConsumeRow;
-  readonly fill: {
-    readonly topic: string;
-    readonly partitions: number;
-    readonly records: number;
-    readonly payloadBytes: number;
-    readonly batchBytes: number;
-    readonly batches: number;
-    readonly recordsPerBatch: number;
-    readonly seconds: number;
-  } | null;
+  readonly fill: Omit<ConsumeTopicFill, 'row'> | null;
   /** Set when the topic could not be made: no client ran. */
   readonly failure: string | null;
   readonly clients: readonly ClientFigures[];
