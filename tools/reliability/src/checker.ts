@@ -49,6 +49,8 @@ export interface CheckReport {
 interface Read {
   readonly member: string;
   readonly index: number;
+  /** When the batch holding the read was logged. */
+  readonly ts: number;
 }
 
 export function checkLogs(input: {
@@ -150,7 +152,7 @@ export function checkLogs(input: {
             }
             expected.set(partition, offset + 1n);
             const list = readsOf.get(key);
-            const read = { member: member.member, index };
+            const read = { member: member.member, index, ts: entry.ts };
             if (list === undefined) readsOf.set(key, [read]);
             else list.push(read);
             facts.readAt.set(index, { partition, offset });
@@ -175,7 +177,10 @@ export function checkLogs(input: {
   let byKill = 0;
   let byLoss = 0;
   for (const [key, list] of readsOf) {
-    // Every read but the last was read again: a duplicate, which its reader must explain.
+    // Every read but the last in time was read again: a duplicate, which its reader must explain. The lists are
+    // filled member after member, so they are put in time order first (the batch's log time; a stable sort keeps
+    // one member's own reads in their order).
+    list.sort((a, b) => a.ts - b.ts);
     for (const read of list.slice(0, -1)) {
       duplicates++;
       const facts = memberFacts.get(read.member)!;

@@ -11,9 +11,9 @@ const acks = (partition: number, count: number): AckEntry[] =>
     v: `${partition}:${offset}`,
   }));
 
-const batch = (partition: number, from: number, to: number): MemberEntry => ({
+const batch = (partition: number, from: number, to: number, ts = 0): MemberEntry => ({
   t: 'batch',
-  ts: 0,
+  ts,
   records: Array.from(
     { length: to - from },
     (_, index) => [partition, String(from + index), `${partition}:${from + index}`] as const,
@@ -50,6 +50,20 @@ describe('checkLogs', () => {
     expect(report.lost).toBe(1);
     expect(report.skips).toBe(1);
     expect(violations(report, 'none')).toEqual(expect.arrayContaining(['1 lost', '1 skipped', 'lost: 0@4']));
+  });
+
+  it('judges duplicates in time order, whatever the order of the members’ logs', () => {
+    // "a" re-read what the killed "b" had read earlier without committing: b's reads are the explained duplicates,
+    // although a's log comes first.
+    const report = checkLogs({
+      acks: acks(0, 10),
+      members: [
+        member('a', [assigned(0), batch(0, 5, 10, 2_000), committed(0, 10)]),
+        member('b', [assigned(0), batch(0, 0, 5, 500), committed(0, 5), batch(0, 5, 8, 1_000)], true),
+      ],
+    });
+    expect(report).toMatchObject({ duplicates: 3, duplicatesExplainedByKill: 3, unexplainedDuplicates: 0 });
+    expect(violations(report, 'killed')).toEqual([]);
   });
 
   it('explains a duplicate read by a killed member after its last commit, and not one it had committed', () => {
