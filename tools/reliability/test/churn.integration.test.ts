@@ -12,6 +12,7 @@ import { ClusterMetadata, ConnectionPool } from '@sluice/net';
 import { createTopic } from '@sluice/tools-admin';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type ChurnResult, runChurn, violations } from '../src/index.ts';
+import { keepLogsOnFailure } from './keep-logs.ts';
 
 const kafka = inject('kafka');
 const bootstrap = kafka.bootstrap.PLAINTEXT!;
@@ -40,6 +41,7 @@ async function churn(mode: 'kill' | 'graceful', config: Record<string, unknown>)
   await createTopic(pool, metadata, topic, PARTITIONS);
   const directory = mkdtempSync(join(tmpdir(), `sluice-churn-${mode}-`));
   directories.push(directory);
+  keepLogsOnFailure(directory, directories);
   const result = await runChurn({
     bootstrap,
     topic,

@@ -14,6 +14,7 @@ import { coordinatorOf, createTopic } from '@sluice/tools-admin';
 import { KafkaCluster } from '@sluice/tools-kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LoggingProducer, runChurn, violations } from '../src/index.ts';
+import { keepLogsOnFailure } from './keep-logs.ts';
 
 const external = inject('kafka').external;
 const PARTITIONS = 6;
@@ -49,6 +50,7 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
     const groupId = `failover-${randomUUID().slice(0, 8)}`;
     const directory = mkdtempSync(join(tmpdir(), 'sluice-failover-'));
     directories.push(directory);
+    keepLogsOnFailure(directory, directories);
     const producer = new LoggingProducer({
       bootstrap: cluster.bootstrap(),
       topic,
@@ -113,6 +115,7 @@ describe.skipIf(external)('the group coordinator fails (3 brokers)', () => {
     const groupId = `churn-failover-${randomUUID().slice(0, 8)}`;
     const directory = mkdtempSync(join(tmpdir(), 'sluice-churn-failover-'));
     directories.push(directory);
+    keepLogsOnFailure(directory, directories);
     let victim = -1;
     const result = await runChurn({
       bootstrap: cluster.bootstrap(),
