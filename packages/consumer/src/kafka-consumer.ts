@@ -671,11 +671,17 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
       let part: 'key' | 'value' = 'key';
       try {
         const raw = record as unknown as ConsumerRecord;
-        const context =
-          keyAsIs && valueAsIs ? null : { topic: raw.topic, partition: raw.partition, headers: raw.headers };
-        const key = keyAsIs ? raw.key : keyDeserializer(raw.key, context!);
+        // Headers are decoded only if a deserializer reads them.
+        const context = {
+          topic: raw.topic,
+          partition: raw.partition,
+          get headers() {
+            return raw.headers;
+          },
+        };
+        const key = keyAsIs ? raw.key : keyDeserializer(raw.key, context);
         part = 'value';
-        const value = valueAsIs ? raw.value : valueDeserializer(raw.value, context!);
+        const value = valueAsIs ? raw.value : valueDeserializer(raw.value, context);
         record.deserialized(key, value);
       } catch (error) {
         this.#rewind(records, index);
