@@ -15,6 +15,7 @@
  * - Transient broker trouble (a coordinator that loads or moves, a leader that moves, a lost connection) is retried
  *   by the loop: `poll` returns what it has when its time is up. Only what the application must act on reaches it.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ConsumerRecord, DeserializableRecord } from '@sluice/fetch';
 import type { ConsumerGroupMetadata, RebalanceStep } from '@sluice/group';
 import type { BrokerInfo, TopicInfo } from '@sluice/net';
@@ -99,6 +100,8 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
   #listener: ConsumerRebalanceListener | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
+  /** Set inside the rebalance listener's callbacks (see #ensureOpen). */
+  readonly #listenerScope = new AsyncLocalStorage<true>();
   #polling = false;
   /** `wakeup()` with no call waiting: the next waiting call throws. */
   #wakeupPending = false;
@@ -519,7 +522,7 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
   /** Calls a listener callback and waits for it; what it throws is rethrown after the rebalance, from poll. */
   async #tell(callback: RebalanceListenerError['callback'], call: () => void | Promise<void>): Promise<void> {
     try {
-      await call();
+      await this.#listenerScope.run(true, call);
     } catch (error) {
       this.#pendingErrors.push(new RebalanceListenerError(callback, error));
     }
@@ -618,8 +621,14 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
     return Date.now() + timeoutMs;
   }
 
+  /**
+   * A closed consumer refuses every call; one that is closing refuses them too, except from its rebalance listener
+   * (the callbacks close() runs), which may use the consumer as Kafka's listener may: commit, read its generation,
+   * positions and assignment.
+   */
   #ensureOpen(): void {
-    if (this.#closed || this.#closing !== null) throw new ConsumerClosedError('the consumer is closed');
+    if (this.#closed || (this.#closing !== null && this.#listenerScope.getStore() !== true))
+      throw new ConsumerClosedError('the consumer is closed');
   }
 
   #throwPending(): void {

@@ -9,6 +9,7 @@ import { addPartitions } from '@sluice/tools-admin';
 import { describe, expect, it } from 'vitest';
 import {
   CommitFailedError,
+  ConsumerClosedError,
   type ConsumerRebalanceListener,
   type KafkaConsumer,
   RebalanceInProgressError,
@@ -241,21 +242,35 @@ describe('commits of a group member', () => {
     for (const [partition, first] of firsts) expect(first).toBe(positions.get(partition) ?? 0n);
   });
 
-  it('close() without auto commit runs onPartitionsRevoked, whose commit is what the next member starts from', async () => {
+  it('close() without auto commit runs onPartitionsRevoked, which may use the consumer, and whose commit is what the next member starts from', async () => {
     const topic = await newTopic(2);
     await fill(topic, [0, 1], 50);
     const group = groupId();
     let revoked: number[] = [];
+    let seen: { generation: number; assigned: number; positions: bigint[] } | null = null;
     const reader = consumer({ 'group.id': group, 'max.poll.records': 9, 'enable.auto.commit': false });
     reader.subscribe([topic], {
       onPartitionsRevoked: async (partitions) => {
         revoked = names(partitions);
+        // As in Kafka's consumer, the listener that close() runs can still ask the consumer things.
+        seen = {
+          generation: reader.groupMetadata().generationId,
+          assigned: reader.assignment().length,
+          positions: await Promise.all(partitions.map((tp) => reader.position(tp))),
+        };
         await reader.commitSync();
       },
     });
     const positions = await readSome(reader, 25);
+    const generation = reader.groupMetadata().generationId;
     await reader.close();
     expect(revoked).toEqual([0, 1]);
+    expect(seen).toEqual({
+      generation,
+      assigned: 2,
+      positions: [positions.get(0) ?? 0n, positions.get(1) ?? 0n],
+    });
+    expect(() => reader.groupMetadata()).toThrow(ConsumerClosedError);
     const firsts = await firstOffsets(group, topic, 2);
     for (const [partition, first] of firsts) expect(first).toBe(positions.get(partition) ?? 0n);
   });
