@@ -158,3 +158,23 @@ describe('malformed records', () => {
     );
   });
 });
+
+describe("decodeRecords with onCorrupt: 'stop'", () => {
+  const batchAt = (baseOffset: bigint, values: string[]) =>
+    encodeRecordBatchSync({ baseOffset, baseTimestamp: 0n, records: values.map((value) => ({ value: text(value) })) });
+
+  it('returns the batches before a corrupt one, with its error and base offset', () => {
+    const bad = Buffer.from(batchAt(2n, ['c', 'd']));
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+    const bytes = Buffer.concat([batchAt(0n, ['a', 'b']), bad, batchAt(4n, ['e'])]);
+    const decoded = decodeRecords(bytes, { onCorrupt: 'stop' });
+    expect(decoded.batches.map((batch) => batch.nextOffset)).toEqual([2n]);
+    expect(decoded.failure?.baseOffset).toBe(2n);
+    expect(decoded.failure?.error).toBeInstanceOf(ProtocolError);
+    expect(decoded.failure?.error.reason).toBe('crc-mismatch');
+    // The default throws, as before.
+    expect(() => decodeRecords(bytes)).toThrow(ProtocolError);
+    // Sound data: no failure.
+    expect(decodeRecords(batchAt(0n, ['a']), { onCorrupt: 'stop' }).failure).toBeUndefined();
+  });
+});

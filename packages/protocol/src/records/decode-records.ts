@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.ts';
-import { readInt32 } from './bytes.ts';
+import { readInt32, readInt64 } from './bytes.ts';
 import { decodeLegacyMessageAt, LegacyRecordBatch, legacyMessageMinimumSize } from './legacy-message-set.ts';
 import { decodeRecordBatchAt, logOverhead, type RecordBatch } from './record-batch.ts';
 
@@ -9,6 +9,11 @@ export type DecodedBatch = RecordBatch | LegacyRecordBatch;
 export interface DecodeRecordsOptions {
   /** Verify each batch's (or legacy message's) CRC, like Kafka's `check.crcs`. Default true. */
   readonly checkCrcs?: boolean;
+  /**
+   * `throw` (the default): a corrupt batch throws its ProtocolError. `stop`: the batches before it are returned,
+   * with the error in `failure`, as a reader that delivers what is sound before failing needs.
+   */
+  readonly onCorrupt?: 'throw' | 'stop';
 }
 
 export interface DecodedRecords {
@@ -21,6 +26,8 @@ export interface DecodedRecords {
    * The next fetch starts at the last batch's `nextOffset` (or at the same offset when no batch was complete).
    */
   readonly truncated: boolean;
+  /** With `onCorrupt: 'stop'`: the error of the first corrupt batch, and its base offset when that is readable. */
+  readonly failure?: { readonly error: ProtocolError; readonly baseOffset: bigint | null };
 }
 
 /** Offset at which the magic byte sits in both layouts: after offset, length and partitionLeaderEpoch (or crc). */
@@ -34,7 +41,30 @@ export function decodeRecords(data: Uint8Array, options: DecodeRecordsOptions = 
   const batches: DecodedBatch[] = [];
   const checkCrcs = options.checkCrcs !== false;
   let position = 0;
+  if (options.onCorrupt === 'stop') {
+    try {
+      return split(data, checkCrcs, batches, (at) => {
+        position = at;
+      });
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      const baseOffset = data.length - position >= 8 ? readInt64(data, position) : null;
+      return { batches, bytesConsumed: position, truncated: false, failure: { error, baseOffset } };
+    }
+  }
+  return split(data, checkCrcs, batches, () => {});
+}
+
+/** The splitting loop: fills `batches`, telling `at` where each batch starts. */
+function split(
+  data: Uint8Array,
+  checkCrcs: boolean,
+  batches: DecodedBatch[],
+  at: (position: number) => void,
+): DecodedRecords {
+  let position = 0;
   while (position < data.length) {
+    at(position);
     const remaining = data.length - position;
     if (remaining <= magicPosition) break;
     const length = readInt32(data, position + 8);

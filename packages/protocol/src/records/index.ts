@@ -1,5 +1,6 @@
 // Record batches (magic 2) and legacy message sets (magic 0 and 1): lazy, zero-copy decoding, and encoding.
 export { BatchRecord } from './batch-record.ts';
+export { crc32c } from './checksums.ts';
 export {
   type ControlRecordKey,
   type ControlRecordType,
