@@ -80,8 +80,11 @@ export class ConsumerRuntime {
       excludeInternalTopics: c.excludeInternalTopics,
     });
     const onError = (error: Error) => {
-      this.#errors.push(error);
       this.#errorCount++;
+      // One of each until the application hears of it: a partition whose fetches fail again and again (every
+      // retry.backoff.ms) while the application is busy has one error waiting, not one per attempt.
+      if (this.#errors.some((pending) => pending === error || sameError(pending, error))) return;
+      this.#errors.push(error);
     };
     this.buffer = new FetchBuffer({ maxBytes: c.fetchBufferMaxBytes, frames, onError });
     const backoff = { retryBackoffMs: c.retryBackoffMs, retryBackoffMaxMs: c.retryBackoffMaxMs };
@@ -414,4 +417,8 @@ function connectionOptions(c: ConsumerConfig): Omit<ConnectionOptions, 'host' | 
       : null,
     sasl: saslOptions,
   };
+}
+
+function sameError(a: Error, b: Error): boolean {
+  return a.name === b.name && a.message === b.message;
 }

@@ -1,6 +1,6 @@
 // @sluice/consumer: the Kafka consumer.
 
-export type { ConsumerRecord } from '@sluice/fetch';
+export { type ConsumerRecord, CorruptRecordError } from '@sluice/fetch';
 export type { ConsumerGroupMetadata } from '@sluice/group';
 export {
   CommitFailedError,

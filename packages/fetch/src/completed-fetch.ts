@@ -9,8 +9,10 @@
  * - Only complete batches are kept (the broker cuts a response at its size limit); records before the fetch offset
  *   are skipped (a compressed batch starts at its first record); `nextOffset` is where the next fetch of the
  *   partition starts: after the last complete batch, skipped ones included.
- * - `take` hands out records in offset order. It stops at a batch still decompressing (and says so), and a batch that
- *   failed (corrupt data, a decompression error) throws when `take` reaches it, after every record before it.
+ * - `take` hands out records in offset order. It stops at a batch still decompressing (and says so). Data that
+ *   cannot be read (a bad header, length or CRC found on arrival; a malformed record or a failed decompression
+ *   found when reached; a non-empty records section without one complete batch) throws CorruptRecordError when
+ *   `take` reaches it, after every record before it, and at every `take` after that: `nextOffset` never passes it.
  */
 import {
   type DecodedBatch,
@@ -23,6 +25,7 @@ import {
   type RecordCursor,
   type TopicPartition,
 } from '@sluice/protocol';
+import { CorruptRecordError } from './errors.ts';
 import { type DeserializableRecord, FetchedRecord, PlainRecord } from './fetched-record.ts';
 
 export interface AbortedTransactionRange {
@@ -100,8 +103,10 @@ export class CompletedFetch {
   #skipBelowDelta = 0;
   #legacy: KafkaRecord[] | null = null;
   #legacyIndex = 0;
+  /** Why the data after the last readable batch could not be read; thrown once `take` gets there. */
+  #failure: { readonly problem: string; readonly cause?: Error } | null = null;
+  #failureError: CorruptRecordError | null = null;
 
-  /** Throws ProtocolError when the records section is corrupt (a bad batch header or CRC). */
   constructor(options: CompletedFetchOptions) {
     this.tp = options.tp;
     this.version = options.version;
@@ -112,7 +117,14 @@ export class CompletedFetch {
     this.#slots = [];
     let nextOffset = options.fetchOffset;
     if (bytes !== null && bytes.length > 0) {
-      const { batches } = decodeRecords(bytes, { checkCrcs: options.checkCrcs });
+      const { batches, failure } = decodeRecords(bytes, { checkCrcs: options.checkCrcs, onCorrupt: 'stop' });
+      if (failure !== undefined) {
+        const where = failure.baseOffset === null ? '' : ` (the batch at offset ${failure.baseOffset})`;
+        this.#failure = { problem: `${failure.error.message}${where}`, cause: failure.error };
+      } else if (batches.length === 0) {
+        // Since KIP-74 a broker always sends at least one whole batch: bytes without one cannot be read.
+        this.#failure = { problem: `a non-empty answer (${bytes.length} bytes) held no complete record batch` };
+      }
       const aborted =
         options.isolationLevel === 'read_committed' ? new AbortedTransactions(options.abortedTransactions) : null;
       for (const batch of batches) {
@@ -146,9 +158,18 @@ export class CompletedFetch {
     this.nextOffset = nextOffset;
   }
 
-  /** Whether the fetch carried nothing: no record to hand out, and no offset to move past. */
+  /** Whether the fetch carried nothing: no record to hand out, no offset to move past, and no error. */
   get empty(): boolean {
-    return this.#slots.length === 0 && this.nextOffset === this.fetchOffset;
+    return this.#slots.length === 0 && this.nextOffset === this.fetchOffset && this.#failure === null;
+  }
+
+  /**
+   * The error `take` throws from here on, made once (every poll throws the same one), at the partition's position:
+   * after the last record handed out (`at` when that is not recorded yet).
+   */
+  #fail(problem: string, cause?: Error, at: bigint | null = this.takenUpTo): CorruptRecordError {
+    this.#failureError ??= new CorruptRecordError(this.tp, at ?? this.fetchOffset, problem, cause);
+    return this.#failureError;
   }
 
   /**
@@ -170,9 +191,11 @@ export class CompletedFetch {
           }
         } catch (error) {
           // A malformed record: the ones before it are handed out, and the error stays until a seek.
-          this.#slots[this.#index]!.error = error as Error;
+          const at = lastDelta >= 0 ? cursor.batch.recordOffset(lastDelta) + 1n : this.takenUpTo;
+          const failed = this.#fail((error as Error).message, error as Error, at);
+          this.#slots[this.#index]!.error = failed;
           this.#cursor = null;
-          throw error;
+          throw failed;
         } finally {
           if (lastDelta >= 0) {
             this.takenUpTo = cursor.batch.recordOffset(lastDelta) + 1n;
@@ -199,19 +222,22 @@ export class CompletedFetch {
         this.#passed();
         continue;
       }
-      if (this.#index >= this.#slots.length) return 'done';
+      if (this.#index >= this.#slots.length) {
+        if (this.#failure === null) return 'done';
+        throw this.#fail(this.#failure.problem, this.#failure.cause);
+      }
       const slot = this.#slots[this.#index]!;
       // Reached: a batch still queued in the pipeline starts now, ahead of the others.
       if (slot.onSettled !== null) this.#decompressor.reached(slot);
       if (slot.pending) return 'waiting';
-      if (slot.error !== null) throw slot.error;
+      if (slot.error !== null) throw this.#failedAt(slot);
       if (slot.ready === null) {
         // A small batch: decompressed here, when reached (the pool would cost more than it saves).
         try {
           slot.ready = slot.batch.decompressSync({ maxDecompressedBytes: this.#decompressor.maxDecompressedBytes });
         } catch (error) {
           slot.error = error as Error;
-          throw error;
+          throw this.#failedAt(slot);
         }
         const added = recordsBytes(slot.ready);
         this.bytes += added;
@@ -227,6 +253,12 @@ export class CompletedFetch {
       }
     }
     return this.#index < this.#slots.length ? 'more' : 'done';
+  }
+
+  /** The error of a batch that failed when reached (a decompression), as the partition's CorruptRecordError. */
+  #failedAt(slot: BatchSlot): CorruptRecordError {
+    const error = slot.error!;
+    return error instanceof CorruptRecordError ? error : this.#fail(error.message, error);
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   recordsBytes,
 } from '../src/completed-fetch.ts';
 import { DecompressionPipeline } from '../src/decompression-pipeline.ts';
+import { CorruptRecordError } from '../src/errors.ts';
 import { type DeserializableRecord, FetchedRecord, PlainRecord } from '../src/fetched-record.ts';
 import { batch, concat, legacyMessage, legacyWrapper, malformedAt, marker, signal, text, utf8 } from './fixtures.ts';
 
@@ -118,15 +119,19 @@ describe('CompletedFetch: what it holds', () => {
     expect(fetch.take([], 10)).toBe('done');
   });
 
-  it('ignores a batch the broker cut short, and stays put when no batch is complete', () => {
+  it('ignores a batch the broker cut short after whole ones; bytes without one whole batch cannot be read', () => {
     const whole = batch(0n, 3);
     const cut = batch(3n, 3).subarray(0, 40);
     const some = completed(concat(whole, cut));
     expect(offsets(takeAll(some))).toEqual([0, 1, 2]);
     expect(some.nextOffset).toBe(3n);
+    // Since KIP-74 a broker sends at least one whole batch: Kafka's consumer fails to make progress here, and says so.
     const none = completed(cut, { fetchOffset: 3n });
-    expect(none).toMatchObject({ empty: true, nextOffset: 3n });
-    expect(takeAll(none)).toEqual([]);
+    expect(none).toMatchObject({ empty: false, nextOffset: 3n });
+    const error = thrownBy(() => none.take([], 100));
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ topic: 'orders', partition: 3, offset: 3n });
+    expect((error as Error).message).toMatch(/held no complete record batch/);
     expect(completed(null, { fetchOffset: 7n })).toMatchObject({ empty: true, nextOffset: 7n, bytes: 0 });
     expect(completed(new Uint8Array(0), { fetchOffset: 7n })).toMatchObject({ empty: true, nextOffset: 7n });
   });
@@ -196,11 +201,35 @@ describe('CompletedFetch: what it holds', () => {
     expect(fetch.bytes).toBeGreaterThanOrEqual(wrapper.length + plainBytes);
   });
 
-  it('refuses corrupt data with a ProtocolError when it is built', () => {
-    const bytes = batch(0n, 2);
-    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
-    expect(() => completed(bytes)).toThrow(ProtocolError);
-    expect(completed(bytes, { checkCrcs: false }).empty).toBe(false);
+  it('hands out the batches before a corrupt one, then throws CorruptRecordError at its offset at every take', () => {
+    const bad = batch(5n, 3);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+    const fetch = completed(concat(batch(0n, 5), bad, batch(8n, 2)), { fetchOffset: 2n });
+    expect(fetch.nextOffset).toBe(5n);
+    const into: DeserializableRecord[] = [];
+    const error = thrownBy(() => fetch.take(into, 100));
+    expect(offsets(into)).toEqual([2, 3, 4]);
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ topic: 'orders', partition: 3, offset: 5n });
+    expect((error as Error).cause).toBeInstanceOf(ProtocolError);
+    expect((error as Error).message).toMatch(/orders-3 at offset 5 .*CRC-32C/);
+    expect(thrownBy(() => fetch.take([], 100))).toBe(error);
+    // Without check.crcs the batch is read as it is.
+    expect(offsets(takeAll(completed(concat(batch(0n, 5), bad), { checkCrcs: false })))).toHaveLength(8);
+    // A corrupt first batch: nothing is handed out, the position stays at the fetch offset.
+    const first = completed(bad, { fetchOffset: 5n });
+    expect(first.empty).toBe(false);
+    expect(thrownBy(() => first.take([], 100))).toMatchObject({ offset: 5n });
+  });
+
+  it('hands out the batches before an impossible batch length, then throws', () => {
+    const bad = batch(5n, 3);
+    new DataView(bad.buffer, bad.byteOffset).setInt32(8, -7);
+    const fetch = completed(concat(batch(0n, 5), bad));
+    const into: DeserializableRecord[] = [];
+    const error = thrownBy(() => fetch.take(into, 100));
+    expect(offsets(into)).toEqual([0, 1, 2, 3, 4]);
+    expect(error).toMatchObject({ name: 'CorruptRecordError', offset: 5n });
   });
 
   it('hands out legacy messages (v0 and v1, plain and compressed) as plain records', () => {
@@ -296,7 +325,9 @@ describe('CompletedFetch: take', () => {
     const fetch = completed(concat(batch(0n, 2), malformedAt(batch(2n, 4), 2)));
     const into: DeserializableRecord[] = [];
     const error = thrownBy(() => fetch.take(into, 100));
-    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ offset: 4n });
+    expect((error as Error).cause).toBeInstanceOf(ProtocolError);
     expect(offsets(into)).toEqual([0, 1, 2, 3]);
     expect(fetch.takenUpTo).toBe(4n);
     const again: DeserializableRecord[] = [];
@@ -356,9 +387,11 @@ describe('CompletedFetch: take', () => {
     const failure = new ProtocolError('lz4 data is corrupt', { reason: 'decompression-failed', field: 'x', offset: 0 });
     decompressor.settle(decompressor.submitted[0]!, failure);
     const into: DeserializableRecord[] = [];
-    expect(thrownBy(() => fetch.take(into, 100))).toBe(failure);
+    const error = thrownBy(() => fetch.take(into, 100));
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ offset: 2n, cause: failure });
     expect(offsets(into)).toEqual([0, 1]);
-    expect(thrownBy(() => fetch.take(into, 100))).toBe(failure);
+    expect(thrownBy(() => fetch.take(into, 100))).toBe(error);
     expect(offsets(into)).toEqual([0, 1]);
   });
 
@@ -367,7 +400,8 @@ describe('CompletedFetch: take', () => {
     const fetch = completed(concat(batch(0n, 2), bytes), { checkCrcs: false });
     const into: DeserializableRecord[] = [];
     const error = thrownBy(() => fetch.take(into, 100));
-    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ offset: 2n });
     expect(offsets(into)).toEqual([0, 1]);
     expect(thrownBy(() => fetch.take(into, 100))).toBe(error);
   });
@@ -459,7 +493,8 @@ describe('CompletedFetch with the DecompressionPipeline', () => {
     await settled.promise;
     const into: DeserializableRecord[] = [];
     const error = thrownBy(() => fetch.take(into, 100));
-    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ offset: 2n });
     expect(offsets(into)).toEqual([0, 1]);
     expect(thrownBy(() => fetch.take(into, 100))).toBe(error);
   });

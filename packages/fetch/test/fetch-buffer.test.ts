@@ -139,8 +139,8 @@ describe('FetchBuffer: the lease rule', () => {
       [orders0, 10n],
       [payments0, 0n],
     ]);
-    // No complete batch (the broker cut it), and an answer about a position sought since.
-    const cut = batch(10n, 3).subarray(0, 40);
+    // Only a batch before the fetch offset, and an answer about a position sought since.
+    const cut = batch(5n, 3);
     const request = onlyFetch(manager, 0, 1);
     subscriptions.seek(payments0, 7n);
     await answer(request, 10, [

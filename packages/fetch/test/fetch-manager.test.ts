@@ -475,18 +475,23 @@ describe('FetchManager: errors', () => {
     onlyFetch(manager, 110, 1);
   });
 
-  it('passes corrupt record bytes to onError, buffering nothing, and backs off', async () => {
-    const { manager, subscriptions, buffer, onError } = setup();
+  it('buffers the batches before one with a bad CRC; collect reports CorruptRecordError at its offset, and the partition is not fetched again until a seek', async () => {
+    const { manager, subscriptions, buffer, onError, bufferErrors } = setup();
     assign(subscriptions, [[orders0, 10n]]);
-    const bytes = batch(10n, 2);
-    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
-    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: bytes }]);
-    expect(onError).toHaveBeenCalledTimes(1);
-    expect(onError.mock.calls[0]![0]).toMatchObject({ name: 'ProtocolError' });
-    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBeNull();
-    expect(buffer.bufferedBytes).toBe(0);
-    expect(fetches(manager, 50)).toEqual([]);
-    expect(asked(onlyFetch(manager, 110, 1))).toEqual(['orders-0@10']);
+    const bad = batch(12n, 2);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: concat(batch(10n, 2), bad) }]);
+    expect(onError).not.toHaveBeenCalled();
+    expect(described(buffer.collect(subscriptions, 10))).toEqual(['orders-0@10', 'orders-0@11']);
+    expect(bufferErrors).toHaveBeenCalledTimes(1);
+    expect(bufferErrors.mock.calls[0]![0]).toMatchObject({ name: 'CorruptRecordError', partition: 0, offset: 12n });
+    expect(subscriptions.position(orders0)?.offset).toBe(12n);
+    // Stuck where the application has to decide (Kafka's consumer throws from every poll until a seek).
+    expect(buffer.collect(subscriptions, 10)).toEqual([]);
+    expect(bufferErrors).toHaveBeenCalledTimes(2);
+    expect(fetches(manager, 500)).toEqual([]);
+    subscriptions.seek(orders0, 14n);
+    expect(asked(onlyFetch(manager, 600, 1))).toEqual(['orders-0@14']);
   });
 
   it('reports a malformed record at every collect and stops fetching the partition until the application seeks', async () => {
@@ -500,7 +505,7 @@ describe('FetchManager: errors', () => {
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['orders-0@10']);
     expect(subscriptions.position(orders0)?.offset).toBe(11n);
     expect(bufferErrors).toHaveBeenCalledTimes(1);
-    expect(bufferErrors.mock.calls[0]![0]).toMatchObject({ name: 'ProtocolError' });
+    expect(bufferErrors.mock.calls[0]![0]).toMatchObject({ name: 'CorruptRecordError', offset: 11n });
     const blocked = onlyFetch(manager, 20, 1);
     expect(asked(blocked)).toEqual(['payments-0@0']);
     await answer(blocked, 20, [{ tp: payments0 }]);
