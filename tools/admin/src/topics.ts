@@ -1,4 +1,7 @@
-/** Topics and records on a real broker for tests and tools: CreateTopics, CreatePartitions, Produce (acks=all), FindCoordinator. */
+/**
+ * Topics and records on a real broker for tests and tools: CreateTopics, CreatePartitions, DeleteTopics, Produce
+ * (acks=all), FindCoordinator.
+ */
 import { type ClusterMetadata, type ConnectionPool, KafkaError, throwIfKafkaError } from '@sluice/net';
 import {
   type CompressionType,
@@ -6,12 +9,15 @@ import {
   createTopicsApi,
   defaultCreatePartitionsRequest,
   defaultCreateTopicsRequest,
+  defaultDeleteTopicsRequest,
   defaultFindCoordinatorRequest,
   defaultProduceRequest,
+  deleteTopicsApi,
   encodeRecordBatchSync,
   findCoordinatorApi,
   produceApi,
   type RecordInput,
+  ZERO_UUID,
 } from '@sluice/protocol';
 
 /** Creates the topic and waits until metadata names a leader for each partition. */
@@ -62,6 +68,25 @@ export async function addPartitions(
   for (;;) {
     const known = (await metadata.refresh()).topics.get(topic)?.partitions ?? [];
     if (known.length === total && known.every((partition) => partition.leaderId >= 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Deletes the topic (by name: DeleteTopics sends both the name and, from v6, a zero topic id) and waits until metadata no longer lists it. */
+export async function deleteTopic(pool: ConnectionPool, metadata: ClusterMetadata, topic: string): Promise<void> {
+  const snapshot = await metadata.ready();
+  const connection = await pool.get({ nodeId: [...snapshot.brokers.keys()][0]! });
+  const response = await connection.request(deleteTopicsApi, {
+    ...defaultDeleteTopicsRequest(),
+    timeoutMs: 30_000,
+    topicNames: [topic],
+    topics: [{ name: topic, topicId: ZERO_UUID }],
+  });
+  throwIfKafkaError(response.responses[0]!.errorCode, { context: `DeleteTopics ${topic}` });
+  for (;;) {
+    // Gone: not listed, or listed as unknown (a topic that was asked for by name).
+    const info = (await metadata.refresh()).topics.get(topic);
+    if (info === undefined || info.error?.code === 3) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -31,7 +31,10 @@ export interface StartOptions {
   readonly version?: string;
   /** 1 (one combined node) or 3 (three combined nodes forming the controller quorum). */
   readonly brokers?: 1 | 3;
-  /** Extra listeners: `sasl` adds SASL_PLAINTEXT, `tls` adds SSL, both add SASL_SSL too. */
+  /**
+   * Extra listeners: `sasl` adds SASL_PLAINTEXT, `tls` adds SSL, both add SASL_SSL too; `proxy` adds PROXIED, which
+   * brokers advertise at the ports of `proxyRoutes()`, where the test runs a proxy.
+   */
   readonly security?: readonly SecurityFeature[];
   /** `required` makes SSL listeners demand a client certificate signed by the cluster CA. */
   readonly clientAuth?: 'none' | 'required';
@@ -208,8 +211,8 @@ export class KafkaCluster {
       throw new KafkaHarnessError(`brokers must be 1 or 3, not ${brokerCount}`);
     const security = new Set(options.security ?? []);
     for (const feature of security) {
-      if (feature !== 'sasl' && feature !== 'tls')
-        throw new KafkaHarnessError(`unknown security feature "${feature}" (use sasl, tls)`);
+      if (feature !== 'sasl' && feature !== 'tls' && feature !== 'proxy')
+        throw new KafkaHarnessError(`unknown security feature "${feature}" (use sasl, tls, proxy)`);
     }
     const log = options.log ?? (() => {});
     await sweepStaleClusters();
@@ -222,10 +225,12 @@ export class KafkaCluster {
       const listeners = listenersFor(security);
       const tls = security.has('tls') ? await createTlsMaterial(join(root, 'tls')) : null;
       const sasl: SaslUser | null = security.has('sasl') ? { username: 'alice', password: 'alice-secret' } : null;
-      const ports = await freePorts(brokerCount * (listeners.length + 1));
+      // Per node: the controller's port, one per listener, and the proxy's port for PROXIED.
+      const perNode = listeners.length + 1 + (security.has('proxy') ? 1 : 0);
+      const ports = await freePorts(brokerCount * perNode);
       const layouts: NodeLayout[] = [];
       for (let index = 0; index < brokerCount; index++) {
-        const base = index * (listeners.length + 1);
+        const base = index * perNode;
         const listenerPorts: Partial<Record<ListenerName, number>> = {};
         listeners.forEach((name, offset) => {
           listenerPorts[name] = ports[base + 1 + offset]!;
@@ -235,6 +240,7 @@ export class KafkaCluster {
           dir: join(root, `node-${index + 1}`),
           controllerPort: ports[base]!,
           listenerPorts,
+          ...(security.has('proxy') ? { advertisedPorts: { PROXIED: ports[base + perNode - 1]! } } : {}),
         });
       }
 
@@ -397,10 +403,25 @@ export class KafkaCluster {
     return node;
   }
 
-  /** `host:port,...` of the running brokers on one listener. */
+  /** `host:port,...` of the brokers on one listener, as they advertise it (PROXIED: the proxy's ports). */
   bootstrap(listener: ListenerName = 'PLAINTEXT'): string {
     if (!this.listeners.includes(listener)) throw new KafkaHarnessError(`this cluster has no ${listener} listener`);
-    return [...this.#nodes.values()].map((node) => `127.0.0.1:${node.layout.listenerPorts[listener]}`).join(',');
+    return [...this.#nodes.values()]
+      .map((node) => `127.0.0.1:${node.layout.advertisedPorts?.[listener] ?? node.layout.listenerPorts[listener]}`)
+      .join(',');
+  }
+
+  /**
+   * For a cluster started with the `proxy` feature: per broker, the port its PROXIED listener is advertised at (where
+   * the proxy must listen) and the port the broker itself listens on (where the proxy forwards to).
+   */
+  proxyRoutes(): Array<{ nodeId: number; listenPort: number; brokerPort: number }> {
+    if (!this.listeners.includes('PROXIED')) throw new KafkaHarnessError('this cluster has no PROXIED listener');
+    return [...this.#nodes.values()].map((node) => ({
+      nodeId: node.layout.nodeId,
+      listenPort: node.layout.advertisedPorts!.PROXIED!,
+      brokerPort: node.layout.listenerPorts.PROXIED!,
+    }));
   }
 
   /** Address of one broker on one listener. */

@@ -1,8 +1,13 @@
 import type { TlsMaterial } from './tls.ts';
 import type { KafkaLine } from './versions.ts';
 
-export type ListenerName = 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
-export type SecurityFeature = 'sasl' | 'tls';
+/**
+ * The client listeners. PROXIED is a plaintext listener that brokers advertise at another port, where a fault proxy
+ * of the test's own listens and forwards to the broker (tools/reliability's FaultProxy): clients that bootstrap from
+ * it reach every broker through the proxy, while replication and the controllers keep their direct listeners.
+ */
+export type ListenerName = 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL' | 'PROXIED';
+export type SecurityFeature = 'sasl' | 'tls' | 'proxy';
 
 export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -19,6 +24,8 @@ export interface NodeLayout {
   readonly dir: string;
   readonly controllerPort: number;
   readonly listenerPorts: Readonly<Partial<Record<ListenerName, number>>>;
+  /** Where a listener is advertised when that is not its own port (PROXIED: the proxy's port). */
+  readonly advertisedPorts?: Readonly<Partial<Record<ListenerName, number>>>;
 }
 
 /** The listeners a cluster with these security features has; PLAINTEXT always comes first. */
@@ -27,6 +34,7 @@ export function listenersFor(security: ReadonlySet<SecurityFeature>): ListenerNa
   if (security.has('sasl')) listeners.push('SASL_PLAINTEXT');
   if (security.has('tls')) listeners.push('SSL');
   if (security.has('sasl') && security.has('tls')) listeners.push('SASL_SSL');
+  if (security.has('proxy')) listeners.push('PROXIED');
   return listeners;
 }
 
@@ -76,12 +84,17 @@ export function renderServerProperties(input: ServerConfigInput): string {
       `CONTROLLER://127.0.0.1:${node.controllerPort}`,
     ].join(','),
   );
-  set('advertised.listeners', listenerNames.map((name) => `${name}://127.0.0.1:${node.listenerPorts[name]}`).join(','));
+  set(
+    'advertised.listeners',
+    listenerNames
+      .map((name) => `${name}://127.0.0.1:${node.advertisedPorts?.[name] ?? node.listenerPorts[name]}`)
+      .join(','),
+  );
   set('controller.listener.names', 'CONTROLLER');
   set('inter.broker.listener.name', 'PLAINTEXT');
   set(
     'listener.security.protocol.map',
-    'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+    'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,PROXIED:PLAINTEXT',
   );
   set('log.dirs', `${node.dir}/data`);
   set('num.partitions', 1);
