@@ -31,6 +31,7 @@ describe('listenersFor', () => {
     expect(listenersFor(new Set(['sasl']))).toEqual(['PLAINTEXT', 'SASL_PLAINTEXT']);
     expect(listenersFor(new Set(['tls']))).toEqual(['PLAINTEXT', 'SSL']);
     expect(listenersFor(new Set(['sasl', 'tls']))).toEqual(['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL']);
+    expect(listenersFor(new Set(['proxy']))).toEqual(['PLAINTEXT', 'PROXIED']);
   });
 });
 
@@ -49,6 +50,21 @@ describe('renderServerProperties', () => {
     expect(properties.get('offsets.topic.replication.factor')).toBe('3');
     expect(properties.get('transaction.state.log.min.isr')).toBe('2');
     expect(properties.get('share.coordinator.state.topic.replication.factor')).toBe('3');
+  });
+
+  it('advertises PROXIED at the proxy port, binds it on its own, and keeps replication on PLAINTEXT', () => {
+    const node: NodeLayout = {
+      ...nodes[0]!,
+      listenerPorts: { PLAINTEXT: 9101, PROXIED: 9501 },
+      advertisedPorts: { PROXIED: 9601 },
+    };
+    const properties = parse(renderServerProperties({ line: '4.x', node, voters: [node], brokerCount: 1 }));
+    expect(properties.get('listeners')).toBe(
+      'PLAINTEXT://127.0.0.1:9101,PROXIED://127.0.0.1:9501,CONTROLLER://127.0.0.1:9001',
+    );
+    expect(properties.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:9101,PROXIED://127.0.0.1:9601');
+    expect(properties.get('listener.security.protocol.map')).toContain('PROXIED:PLAINTEXT');
+    expect(properties.get('inter.broker.listener.name')).toBe('PLAINTEXT');
   });
 
   it('uses replication factor 1 for one node and leaves share-coordinator settings out of 3.9', () => {
