@@ -32,6 +32,7 @@ import {
 import type { ApplicationEvent, ApplicationEventResults, EventOf } from './application-events.ts';
 import type { ConsumerConfig } from './config.ts';
 import { InvalidGroupIdError } from './errors.ts';
+import { PendingErrors } from './pending-errors.ts';
 
 export class ConsumerRuntime {
   readonly config: ConsumerConfig;
@@ -46,9 +47,8 @@ export class ConsumerRuntime {
   readonly #topicMetadata: TopicMetadataManager;
   readonly #waits: ApplicationWaits;
   readonly #loop: ClientLoop;
-  readonly #errors: Error[] = [];
-  /** Errors met so far, taken or not: a wait wakes when it grows. */
-  #errorCount = 0;
+  /** Errors met in the background; a wait wakes when `met` grows. */
+  readonly #errors = new PendingErrors();
   readonly #unsubscribe: Array<() => void> = [];
   #closed = false;
 
@@ -79,13 +79,7 @@ export class ConsumerRuntime {
       defaultResetStrategy: c.autoOffsetReset,
       excludeInternalTopics: c.excludeInternalTopics,
     });
-    const onError = (error: Error) => {
-      this.#errorCount++;
-      // One of each until the application hears of it: a partition whose fetches fail again and again (every
-      // retry.backoff.ms) while the application is busy has one error waiting, not one per attempt.
-      if (this.#errors.some((pending) => pending === error || sameError(pending, error))) return;
-      this.#errors.push(error);
-    };
+    const onError = (error: Error) => this.#errors.add(error);
     this.buffer = new FetchBuffer({ maxBytes: c.fetchBufferMaxBytes, frames, onError });
     const backoff = { retryBackoffMs: c.retryBackoffMs, retryBackoffMaxMs: c.retryBackoffMaxMs };
     let coordinator: CoordinatorManager | null = null;
@@ -162,7 +156,7 @@ export class ConsumerRuntime {
     this.#waits = new ApplicationWaits(() => ({
       arrivals: this.buffer.arrivals,
       changes: this.subscriptions.changes,
-      errors: this.#errorCount,
+      errors: this.#errors.met,
       step: this.membership?.stepPending ?? false,
     }));
     const managers: RequestManager[] = [
@@ -195,9 +189,9 @@ export class ConsumerRuntime {
     return this.#closed;
   }
 
-  /** Errors met since the last call, oldest first. */
+  /** Errors met since the last call (one of each), oldest first. */
   takeErrors(): Error[] {
-    return this.#errors.splice(0);
+    return this.#errors.take();
   }
 
   /** Handles an application event (at once, on this thread) and wakes the loop. */
@@ -417,8 +411,4 @@ function connectionOptions(c: ConsumerConfig): Omit<ConnectionOptions, 'host' | 
       : null,
     sasl: saslOptions,
   };
-}
-
-function sameError(a: Error, b: Error): boolean {
-  return a.name === b.name && a.message === b.message;
 }
