@@ -5,9 +5,21 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
-/** What the producer logs: one line per acknowledged record. */
+/**
+ * What a producer logs, one line per record: `ack` when the record was acknowledged (or its transaction committed),
+ * with when; a transactional producer also logs `aborted` records (written, then their transaction aborted) and
+ * `unknown` ones (written, and the transaction's outcome never learnt).
+ */
 export interface AckEntry {
   readonly t: 'ack';
+  readonly p: number;
+  readonly o: string;
+  readonly v: string;
+  /** When the acknowledgement arrived. */
+  readonly ts?: number;
+}
+export interface AbortedEntry {
+  readonly t: 'aborted' | 'unknown';
   readonly p: number;
   readonly o: string;
   readonly v: string;
@@ -16,9 +28,29 @@ export interface AckEntry {
 /** What a consumer member logs. */
 export type MemberEntry =
   | { readonly t: 'start'; readonly ts: number; readonly pid: number }
-  | { readonly t: 'assigned' | 'revoked' | 'lost'; readonly ts: number; readonly partitions: readonly number[] }
-  /** One poll's records, as [partition, offset, value]. */
-  | { readonly t: 'batch'; readonly ts: number; readonly records: ReadonlyArray<readonly [number, string, string]> }
+  /**
+   * A rebalance callback: the scenario topic's partitions, the other topics' as `topic-partition`, and the group
+   * generation the member was in when it was called.
+   */
+  | {
+      readonly t: 'assigned' | 'revoked' | 'lost';
+      readonly ts: number;
+      readonly partitions: readonly number[];
+      readonly others?: readonly string[];
+      readonly generation?: number;
+    }
+  /**
+   * One poll's records of the scenario topic, as [partition, offset, value], and of other topics as
+   * [topic, partition, offset, value].
+   */
+  | {
+      readonly t: 'batch';
+      readonly ts: number;
+      readonly records: ReadonlyArray<readonly [number, string, string]>;
+      readonly others?: ReadonlyArray<readonly [string, number, string, string]>;
+    }
+  /** The process's resident set size, every second. */
+  | { readonly t: 'rss'; readonly ts: number; readonly rss: number }
   /** A successful commit: partition -> the offset committed (the next record to read). */
   | { readonly t: 'committed'; readonly ts: number; readonly offsets: Readonly<Record<string, string>> }
   | { readonly t: 'commit-failed'; readonly ts: number; readonly error: string; readonly name: string }
@@ -29,7 +61,11 @@ export type MemberEntry =
 export type DriverEntry =
   | { readonly t: 'member-started'; readonly ts: number; readonly member: string; readonly log: string }
   | { readonly t: 'member-killed' | 'member-stopped'; readonly ts: number; readonly member: string }
-  | { readonly t: 'broker-killed' | 'broker-restarted'; readonly ts: number; readonly nodeId: number };
+  | { readonly t: 'broker-killed' | 'broker-restarted'; readonly ts: number; readonly nodeId: number }
+  /** A fault the driver injected (what, and where), from which the checker times the recovery. */
+  | { readonly t: 'fault'; readonly ts: number; readonly what: string }
+  /** Every member is in the group: from here on a new generation is a rebalance. */
+  | { readonly t: 'steady'; readonly ts: number };
 
 export class JsonLinesLog<Entry> {
   readonly path: string;

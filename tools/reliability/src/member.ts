@@ -1,9 +1,11 @@
 /**
  * One consumer of a fault scenario, as a process of its own: `node --conditions=@sluice/source member.ts <json>`.
  * It polls, logs every record it gets, "processes" the batch (waits `processingMs`), commits exactly what it
- * processed (commitSync with explicit offsets) and logs the commit; rebalance callbacks are logged, and
+ * processed (commitSync with explicit offsets, with what a failed commit left behind) and logs the commit; rebalance callbacks are logged, and
  * onPartitionsRevoked commits what was processed and not committed yet. SIGTERM closes it cleanly; SIGKILL is the
- * scenario's crash. Everything it knows goes to its log; the checker reads nothing else.
+ * scenario's crash. It logs its RSS every second, and the group generation with every rebalance callback. A value's
+ * padding (from the first `|` on) is neither decoded nor logged. Everything it knows goes to its log; the checker reads nothing
+ * else.
  */
 import { KafkaConsumer, type TopicPartition, WakeupError } from '@sluice/consumer';
 import { JsonLinesLog, type MemberEntry } from './log.ts';
@@ -17,16 +19,21 @@ export interface MemberOptions {
   readonly processingMs: number;
   /** Consumer properties on top of the member's own. */
   readonly config?: Readonly<Record<string, unknown>>;
+  /** More topics to subscribe to, whose records are logged apart (`others`). */
+  readonly otherTopics?: readonly string[];
+  /** Once, after this many batches, processing one batch takes `ms` (a consumer stuck past max.poll.interval.ms). */
+  readonly slow?: { readonly afterBatches: number; readonly ms: number };
 }
 
 async function main(options: MemberOptions): Promise<void> {
   const log = new JsonLinesLog<MemberEntry>(options.logFile);
   log.write({ t: 'start', ts: Date.now(), pid: process.pid });
-  const consumer = new KafkaConsumer<Uint8Array | null, string | null>({
+  // Values stay bytes: only what comes before a padding `|` is decoded, so the member's own garbage does not hide
+  // the consumer's memory (the memory-bound scenario reads 160 MiB of padded values).
+  const consumer = new KafkaConsumer<Uint8Array | null, Uint8Array | null>({
     'bootstrap.servers': options.bootstrap,
     'group.id': options.groupId,
     'client.id': `reliability-${process.pid}`,
-    'value.deserializer': 'string',
     'auto.offset.reset': 'earliest',
     'enable.auto.commit': false,
     ...options.config,
@@ -51,18 +58,46 @@ async function main(options: MemberOptions): Promise<void> {
       return false;
     }
   };
-  const numbers = (partitions: readonly TopicPartition[]) => partitions.map((tp) => tp.partition);
-  consumer.subscribe([options.topic], {
-    onPartitionsAssigned: (partitions) => log.write({ t: 'assigned', ts: Date.now(), partitions: numbers(partitions) }),
+  const logRss = () => log.write({ t: 'rss', ts: Date.now(), rss: process.memoryUsage.rss() });
+  logRss();
+  const rss = setInterval(logRss, 1_000);
+  rss.unref();
+  const callback = (t: 'assigned' | 'revoked' | 'lost', partitions: readonly TopicPartition[]) => {
+    const ours = partitions.filter((tp) => tp.topic === options.topic);
+    const others = partitions.filter((tp) => tp.topic !== options.topic).map((tp) => `${tp.topic}-${tp.partition}`);
+    log.write({
+      t,
+      ts: Date.now(),
+      partitions: ours.map((tp) => tp.partition),
+      ...(others.length > 0 ? { others } : {}),
+      generation: consumer.groupMetadata().generationId,
+    });
+  };
+  consumer.subscribe([options.topic, ...(options.otherTopics ?? [])], {
+    onPartitionsAssigned: (partitions) => callback('assigned', partitions),
     onPartitionsRevoked: async (partitions) => {
       const revoked = new Map(
-        [...uncommitted].filter(([partition]) => partitions.some((tp) => tp.partition === partition)),
+        [...uncommitted].filter(([partition]) =>
+          partitions.some((tp) => tp.topic === options.topic && tp.partition === partition),
+        ),
       );
       await commit(revoked);
-      log.write({ t: 'revoked', ts: Date.now(), partitions: numbers(partitions) });
+      // Whether or not that commit landed, these are someone else's now: never commit them again.
+      for (const partition of revoked.keys()) uncommitted.delete(partition);
+      callback('revoked', partitions);
     },
-    onPartitionsLost: (partitions) => log.write({ t: 'lost', ts: Date.now(), partitions: numbers(partitions) }),
+    onPartitionsLost: (partitions) => {
+      for (const tp of partitions) if (tp.topic === options.topic) uncommitted.delete(tp.partition);
+      callback('lost', partitions);
+    },
   });
+  const decoder = new TextDecoder();
+  const logged = (value: Uint8Array | null) => {
+    if (value === null) return '';
+    const cut = value.indexOf(0x7c);
+    return decoder.decode(cut < 0 ? value : value.subarray(0, cut));
+  };
+  let batches = 0;
   let stopping = false;
   process.on('SIGTERM', () => {
     stopping = true;
@@ -72,16 +107,28 @@ async function main(options: MemberOptions): Promise<void> {
     try {
       const records = await consumer.poll(500);
       if (records.length === 0) continue;
+      const ours = records.filter((record) => record.topic === options.topic);
+      const others = records.filter((record) => record.topic !== options.topic);
       log.write({
         t: 'batch',
         ts: Date.now(),
-        records: records.map((record) => [record.partition, String(record.offset), record.value ?? ''] as const),
+        records: ours.map((record) => [record.partition, String(record.offset), logged(record.value)] as const),
+        ...(others.length > 0
+          ? {
+              others: others.map(
+                (record) => [record.topic, record.partition, String(record.offset), logged(record.value)] as const,
+              ),
+            }
+          : {}),
       });
       const processed = new Map<number, bigint>();
-      for (const record of records) processed.set(record.partition, record.offset + 1n);
+      for (const record of ours) processed.set(record.partition, record.offset + 1n);
       for (const [partition, offset] of processed) uncommitted.set(partition, offset);
-      await new Promise((resolve) => setTimeout(resolve, options.processingMs));
-      await commit(processed);
+      batches++;
+      const slow = options.slow !== undefined && batches === options.slow.afterBatches;
+      await new Promise((resolve) => setTimeout(resolve, slow ? options.slow!.ms : options.processingMs));
+      // What this batch processed, and what earlier commits that failed left uncommitted.
+      await commit(new Map(uncommitted));
     } catch (error) {
       if (error instanceof WakeupError) continue;
       log.write({ t: 'poll-failed', ts: Date.now(), error: (error as Error).message, name: (error as Error).name });
@@ -90,6 +137,9 @@ async function main(options: MemberOptions): Promise<void> {
   await consumer.close();
   log.write({ t: 'closed', ts: Date.now() });
 }
+
+// The driver is gone (it died without stopping us): nobody reads our log any more.
+process.on('disconnect', () => process.exit(1));
 
 const input = process.argv[2];
 if (input === undefined) {

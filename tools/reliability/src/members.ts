@@ -1,6 +1,8 @@
 /** Member processes of a scenario: started, killed (SIGKILL) or stopped (SIGTERM, a clean close), each with a log. */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { JsonLinesLog, type MemberEntry } from './log.ts';
 import type { MemberOptions } from './member.ts';
@@ -25,11 +27,14 @@ export class MemberProcess {
       processingMs: options.processingMs,
       logFile,
       ...(options.config ? { config: options.config } : {}),
+      ...(options.otherTopics ? { otherTopics: options.otherTopics } : {}),
+      ...(options.slow ? { slow: options.slow } : {}),
     };
     this.#child = spawn(
       process.execPath,
       ['--conditions=@sluice/source', MEMBER_SCRIPT, JSON.stringify(memberOptions)],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
+      // The IPC channel closes when this process dies, however it dies: the member then ends too (member.ts).
+      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
     this.#exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
   }
@@ -71,8 +76,4 @@ export class MemberProcess {
     clearTimeout(timer);
     return code;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

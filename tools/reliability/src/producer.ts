@@ -1,13 +1,15 @@
 /**
- * A producer for fault scenarios: writes unique values (`<partition>:<sequence>`) to every partition in turn, with
- * acks=all, and logs each record the leader acknowledged with its offset. A request that fails (a leader moved, a
+ * A producer for fault scenarios: writes unique values (`<partition>:<sequence>`, padded with `|...` to
+ * `valueBytes` when asked) to every partition in turn, with acks=all, and logs each record the leader acknowledged
+ * with its offset and when. A request that fails (a leader moved, a
  * broker died, a timeout) is sent again with fresh metadata and new values, so every value is written at most once
  * under its name; a batch written whose answer was lost shows up as records nobody acknowledged, which the checker
  * counts apart.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterMetadata, ConnectionPool, KafkaError } from '@sluice/net';
 import { defaultProduceRequest, encodeRecordBatchSync, produceApi } from '@sluice/protocol';
-import { type AckEntry, JsonLinesLog } from './log.ts';
+import { type AbortedEntry, type AckEntry, JsonLinesLog } from './log.ts';
 
 export interface LoggingProducerOptions {
   readonly bootstrap: string;
@@ -18,16 +20,37 @@ export interface LoggingProducerOptions {
   readonly batchSize?: number;
   /** Pause between requests. */
   readonly intervalMs?: number;
+  /** Pads each value with `|` and filler to this many bytes (the members log what comes before the `|`). */
+  readonly valueBytes?: number;
+  /** Stops writing after this many records were acknowledged (default: writes until stopped). */
+  readonly maxRecords?: number;
 }
 
-export class LoggingProducer {
+/** What a scenario's producer offers the workload: running, stopping, and its log read back. */
+export interface ScenarioProducer {
+  start(): void;
+  stop(): Promise<void>;
+  /** The records acknowledged (for a transactional producer: of committed transactions). */
+  acks(): AckEntry[];
+  /** Records written whose transaction was aborted, or whose outcome is unknown. */
+  aborted(): AbortedEntry[];
+  /** Requests (or transactions) that failed and were tried again. */
+  readonly retries: number;
+  /** Records acknowledged so far. */
+  readonly acknowledged: number;
+  /** Starts writing to partitions up to `count` too (after partitions were added). */
+  grow?(count: number): void;
+}
+
+export class LoggingProducer implements ScenarioProducer {
   readonly log: JsonLinesLog<AckEntry>;
   readonly #options: LoggingProducerOptions;
   readonly #pool = new ConnectionPool({
     connection: { clientId: 'sluice-reliability-producer', requestTimeoutMs: 10_000 },
   });
   readonly #metadata: ClusterMetadata;
-  readonly #sequences: number[];
+  #sequences: number[];
+  #partitions: number;
   #running: Promise<void> | null = null;
   #stopped = false;
   #acknowledged = 0;
@@ -43,15 +66,29 @@ export class LoggingProducer {
       metadataMaxAgeMs: 5_000,
     });
     this.#sequences = new Array<number>(options.partitions).fill(0);
+    this.#partitions = options.partitions;
+  }
+
+  acks(): AckEntry[] {
+    return this.log.read().filter((entry) => entry.t === 'ack');
+  }
+
+  aborted(): AbortedEntry[] {
+    return [];
+  }
+
+  /** Requests that failed and were sent again (to another leader, after a backoff). */
+  get retries(): number {
+    return this.#failures;
+  }
+
+  grow(count: number): void {
+    while (this.#sequences.length < count) this.#sequences.push(0);
+    this.#partitions = Math.max(this.#partitions, count);
   }
 
   get acknowledged(): number {
     return this.#acknowledged;
-  }
-
-  /** Requests that failed and were sent again (to another leader, after a backoff). */
-  get failures(): number {
-    return this.#failures;
   }
 
   start(): void {
@@ -67,9 +104,10 @@ export class LoggingProducer {
   }
 
   async #run(): Promise<void> {
-    const { partitions, batchSize = 20, intervalMs = 20 } = this.#options;
-    for (let turn = 0; !this.#stopped; turn++) {
-      await this.#produce(turn % partitions, batchSize);
+    const { batchSize = 20, intervalMs = 20 } = this.#options;
+    const limit = this.#options.maxRecords ?? Number.POSITIVE_INFINITY;
+    for (let turn = 0; !this.#stopped && this.#acknowledged < limit; turn++) {
+      await this.#produce(turn % this.#partitions, batchSize);
       await sleep(intervalMs);
     }
   }
@@ -81,13 +119,17 @@ export class LoggingProducer {
       const first = this.#sequences[partition]!;
       this.#sequences[partition] = first + count;
       const values = Array.from({ length: count }, (_, index) => `${partition}:${first + index}`);
+      const padding = this.#options.valueBytes ?? 0;
       try {
         const snapshot = await this.#metadata.ready();
         const info = snapshot.topics.get(topic);
         const leader = info?.partitions[partition]?.leaderId ?? -1;
         if (info === undefined || leader < 0) throw new KafkaError(5, { context: `Produce to ${topic}-${partition}` });
         const batch = encodeRecordBatchSync({
-          records: values.map((value) => ({ value: new TextEncoder().encode(value), timestamp: BigInt(Date.now()) })),
+          records: values.map((value) => ({
+            value: new TextEncoder().encode(value.length < padding ? `${value}|`.padEnd(padding, 'x') : value),
+            timestamp: BigInt(Date.now()),
+          })),
         });
         const response = await this.#pool.request(
           { nodeId: leader },
@@ -103,12 +145,14 @@ export class LoggingProducer {
         const answer = response.responses[0]!.partitionResponses[0]!;
         if (answer.errorCode !== 0)
           throw new KafkaError(answer.errorCode, { context: `Produce to ${topic}-${partition}` });
+        const ts = Date.now();
         this.log.write(
           ...values.map((value, index) => ({
             t: 'ack' as const,
             p: partition,
             o: String(answer.baseOffset + BigInt(index)),
             v: value,
+            ts,
           })),
         );
         this.#acknowledged += count;
@@ -120,8 +164,4 @@ export class LoggingProducer {
       }
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
