@@ -315,7 +315,7 @@ function lowerBound(list: readonly number[], value: number): number {
 }
 
 /**
- * For each fault the driver logged (a `fault`, a broker or a member killed): the time until every partition
+ * For each fault the driver logged (a `fault`, or a member killed): the time until every partition
  * delivered its first record acknowledged after the fault; the longest of those. Partitions that got no record
  * after a fault do not count for it.
  */
@@ -324,9 +324,7 @@ function recovery(
   readsOf: ReadonlyMap<string, readonly Read[]>,
   driver: readonly DriverEntry[],
 ): number | null {
-  const faults = driver
-    .filter((entry) => entry.t === 'fault' || entry.t === 'broker-killed' || entry.t === 'member-killed')
-    .map((entry) => entry.ts);
+  const faults = driver.filter((entry) => entry.t === 'fault' || entry.t === 'member-killed').map((entry) => entry.ts);
   if (faults.length === 0) return null;
   /** Per partition: [acknowledged at, first read at], in acknowledgement order. */
   const timeline = new Map<number, Array<readonly [number, number]>>();

@@ -61,7 +61,7 @@ export type MemberEntry =
 export type DriverEntry =
   | { readonly t: 'member-started'; readonly ts: number; readonly member: string; readonly log: string }
   | { readonly t: 'member-killed' | 'member-stopped'; readonly ts: number; readonly member: string }
-  | { readonly t: 'broker-killed' | 'broker-restarted'; readonly ts: number; readonly nodeId: number }
+  | { readonly t: 'broker-restarted'; readonly ts: number; readonly nodeId: number }
   /** A fault the driver injected (what, and where), from which the checker times the recovery. */
   | { readonly t: 'fault'; readonly ts: number; readonly what: string }
   /** Every member is in the group: from here on a new generation is a rebalance. */

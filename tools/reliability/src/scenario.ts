@@ -10,7 +10,7 @@ import { createTopic } from '@sluice/tools-admin';
 import type { KafkaCluster } from '@sluice/tools-kafka';
 import { type Allowed, type CheckReport, violations } from './checker.ts';
 import type { FaultProxy } from './fault-proxy.ts';
-import { runWorkload, type WorkloadOptions, type WorkloadResult } from './workload.ts';
+import { runWorkload, type WorkloadControl, type WorkloadOptions, type WorkloadResult } from './workload.ts';
 
 export interface ScenarioContext {
   readonly cluster: KafkaCluster;
@@ -64,7 +64,7 @@ export const MEMBER_CONFIG = {
 export const staticSlot = (slot: number) => ({ 'group.instance.id': `static-${slot}` });
 
 /** Waits until every partition of the topics and of the group offsets topic has all its replicas in sync. */
-export async function waitForFullIsr(metadata: ClusterMetadata, topics: readonly string[], timeoutMs = 120_000) {
+async function waitForFullIsr(metadata: ClusterMetadata, topics: readonly string[], timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const snapshot = await metadata.refresh().catch(() => null);
@@ -81,6 +81,27 @@ export async function waitForFullIsr(metadata: ClusterMetadata, topics: readonly
   }
 }
 
+/**
+ * Takes one broker down (SIGKILL, or SIGTERM for a controlled shutdown) for `downMs`, restarts it, and waits until
+ * every replica of the workload's topic (and of the offsets topic) is back in sync; the driver logs both ends.
+ */
+export async function bounceBroker(
+  context: ScenarioContext,
+  control: WorkloadControl,
+  nodeId: number,
+  how: 'stop' | 'kill',
+  downMs: number,
+  what = `broker ${nodeId} ${how === 'stop' ? 'stopped' : 'killed'}`,
+): Promise<void> {
+  control.fault(what);
+  if (how === 'stop') await context.cluster.stopBroker(nodeId);
+  else await context.cluster.kill(nodeId);
+  await sleep(downMs);
+  await context.cluster.restart(nodeId);
+  control.driver.write({ t: 'broker-restarted', ts: Date.now(), nodeId });
+  await waitForFullIsr(context.metadata, [control.topic]);
+}
+
 /** The leader of one partition now. */
 export async function leaderOf(metadata: ClusterMetadata, topic: string, partition: number): Promise<number> {
   const snapshot = await metadata.refresh();
@@ -90,17 +111,9 @@ export async function leaderOf(metadata: ClusterMetadata, topic: string, partiti
 }
 
 /** Builds a scenario's context. */
-export function scenarioContext(input: {
-  readonly cluster: KafkaCluster;
-  readonly proxy: FaultProxy;
-  readonly pool: ConnectionPool;
-  readonly metadata: ClusterMetadata;
-  readonly quick: boolean;
-  readonly soakMinutes: number;
-  readonly directory: string;
-  readonly scenario: string;
-  readonly say: (line: string) => void;
-}): ScenarioContext {
+export function scenarioContext(
+  input: Omit<ScenarioContext, 'name' | 'newTopic'> & { readonly scenario: string },
+): ScenarioContext {
   mkdirSync(input.directory, { recursive: true });
   const topics: string[] = [];
   let counter = 0;
@@ -131,7 +144,24 @@ export function scenarioContext(input: {
 /** A group scenario: the workload on a new topic, with the scenario's faults, judged by what it allows. */
 export async function groupScenario(
   context: ScenarioContext,
-  input: Omit<WorkloadOptions, 'bootstrap' | 'directBootstrap' | 'topic' | 'groupId' | 'directory' | 'say'> & {
+  input: Omit<
+    WorkloadOptions,
+    | 'bootstrap'
+    | 'directBootstrap'
+    | 'topic'
+    | 'groupId'
+    | 'directory'
+    | 'say'
+    | 'partitions'
+    | 'members'
+    | 'processingMs'
+  > & {
+    /** Default 6. */
+    readonly partitions?: number;
+    /** Default 3. */
+    readonly members?: number;
+    /** Default 20 ms. */
+    readonly processingMs?: number;
     /** Members connect through the fault proxy (default: the direct listener). */
     readonly proxied?: boolean;
     readonly bootstrap?: string;
@@ -142,10 +172,14 @@ export async function groupScenario(
     readonly notes?: () => string[];
   },
 ): Promise<ScenarioOutcome> {
-  const topic = await context.newTopic(input.partitions);
+  const partitions = input.partitions ?? 6;
+  const topic = await context.newTopic(partitions);
   const direct = context.cluster.bootstrap('PLAINTEXT');
   const result = await runWorkload({
     ...input,
+    partitions,
+    members: input.members ?? 3,
+    processingMs: input.processingMs ?? 20,
     bootstrap: input.bootstrap ?? (input.proxied ? context.cluster.bootstrap('PROXIED') : direct),
     directBootstrap: direct,
     topic,

@@ -1,132 +1,98 @@
 /** Broker faults under a reading group: rolling restarts (clean and SIGKILL), the coordinator and a leader killed. */
-
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coordinatorOf } from '@sluice/tools-admin';
 import {
+  bounceBroker,
   groupScenario,
   leaderOf,
   MEMBER_CONFIG,
   type Scenario,
   type ScenarioContext,
   staticSlot,
-  waitForFullIsr,
 } from '../scenario.ts';
 import type { WorkloadControl } from '../workload.ts';
 
-/** Every broker in turn: stopped (SIGTERM, a controlled shutdown) or killed, restarted, and back in sync. */
-async function rollBrokers(
-  context: ScenarioContext,
-  control: WorkloadControl,
-  how: 'stop' | 'kill',
-  rounds: number,
-): Promise<void> {
-  for (let round = 0; round < rounds; round++) {
-    for (const nodeId of context.cluster.nodeIds) {
-      await sleep(3_000);
-      control.fault(`broker ${nodeId} ${how === 'stop' ? 'stopped' : 'killed'} (round ${round + 1})`);
-      if (how === 'stop') await context.cluster.stopBroker(nodeId);
-      else await context.cluster.kill(nodeId);
-      await sleep(how === 'stop' ? 2_000 : 5_000);
-      await context.cluster.restart(nodeId);
-      control.driver.write({ t: 'broker-restarted', ts: Date.now(), nodeId });
-      await waitForFullIsr(context.metadata, [control.topic]);
-    }
-  }
-  await sleep(3_000);
+/**
+ * Every broker in turn, for a number of rounds: stopped (SIGTERM, a controlled shutdown) or killed, restarted, back
+ * in sync; three static members read meanwhile.
+ */
+function rollingBrokers(how: 'stop' | 'kill'): Scenario {
+  return {
+    name: how === 'stop' ? 'broker-rolling-restart' : 'broker-rolling-kill',
+    title:
+      how === 'stop'
+        ? 'Rolling restart of every broker (clean shutdowns), static members'
+        : 'Rolling SIGKILL of every broker, static members',
+    guarantee: how === 'stop' ? '0 lost, 0 duplicates, 0 rebalances' : '0 lost; duplicates only explained ones',
+    run: (context) =>
+      groupScenario(context, {
+        memberConfig: { ...MEMBER_CONFIG, 'session.timeout.ms': 30_000 },
+        slotConfig: staticSlot,
+        allowed: how === 'stop' ? { duplicates: 'none', rebalances: 'none' } : { duplicates: 'explained' },
+        script: async (control) => {
+          await control.steady();
+          for (let round = 0; round < (context.quick ? 1 : 3); round++) {
+            for (const nodeId of context.cluster.nodeIds) {
+              await sleep(3_000);
+              await bounceBroker(context, control, nodeId, how, how === 'stop' ? 2_000 : 5_000);
+            }
+          }
+          await sleep(3_000);
+        },
+      }),
+  };
 }
 
-export const brokerRollingRestart: Scenario = {
-  name: 'broker-rolling-restart',
-  title: 'Rolling restart of every broker (clean shutdowns), static members',
-  guarantee: '0 lost, 0 duplicates, 0 rebalances',
-  run: (context) =>
-    groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
-      memberConfig: { ...MEMBER_CONFIG, 'session.timeout.ms': 30_000 },
-      slotConfig: staticSlot,
-      allowed: { duplicates: 'none', rebalances: 'none' },
-      script: async (control) => {
-        await control.steady();
-        await rollBrokers(context, control, 'stop', context.quick ? 1 : 3);
-      },
-    }),
-};
+export const brokerRollingRestart = rollingBrokers('stop');
+export const brokerRollingKill = rollingBrokers('kill');
 
-export const brokerRollingKill: Scenario = {
-  name: 'broker-rolling-kill',
-  title: 'Rolling SIGKILL of every broker, static members',
-  guarantee: '0 lost; duplicates only explained ones',
-  run: (context) =>
-    groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
-      memberConfig: { ...MEMBER_CONFIG, 'session.timeout.ms': 30_000 },
-      slotConfig: staticSlot,
-      allowed: { duplicates: 'explained' },
-      script: async (control) => {
-        await control.steady();
-        await rollBrokers(context, control, 'kill', context.quick ? 1 : 3);
-      },
-    }),
-};
-
-export const coordinatorKill: Scenario = {
-  name: 'coordinator-kill',
-  title: "The group coordinator's broker killed and restarted while members commit",
-  guarantee: '0 lost; duplicates only explained ones',
-  run: (context) =>
-    groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
-      memberConfig: MEMBER_CONFIG,
-      allowed: { duplicates: 'explained' },
-      script: async (control) => {
-        await control.steady();
-        for (let round = 0; round < (context.quick ? 1 : 3); round++) {
+/**
+ * A broker chosen per round (the coordinator, a partition's leader) SIGKILLed for `downMs` and restarted, 3 rounds
+ * (1 with --quick), under a group that commits after every batch.
+ */
+function victimKill(
+  scenario: Pick<Scenario, 'name' | 'title'>,
+  downMs: number,
+  victim: (context: ScenarioContext, control: WorkloadControl, round: number) => Promise<[number, string]>,
+): Scenario {
+  return {
+    ...scenario,
+    guarantee: '0 lost; duplicates only explained ones',
+    run: (context) =>
+      groupScenario(context, {
+        memberConfig: MEMBER_CONFIG,
+        allowed: { duplicates: 'explained' },
+        script: async (control) => {
+          await control.steady();
+          for (let round = 0; round < (context.quick ? 1 : 3); round++) {
+            await sleep(3_000);
+            const [nodeId, what] = await victim(context, control, round);
+            await bounceBroker(context, control, nodeId, 'kill', downMs, what);
+          }
           await sleep(3_000);
-          const coordinator = await coordinatorOf(context.pool, context.metadata, control.groupId);
-          control.fault(`coordinator ${coordinator} killed`);
-          await context.cluster.kill(coordinator);
-          control.driver.write({ t: 'broker-killed', ts: Date.now(), nodeId: coordinator });
-          await sleep(12_000);
-          await context.cluster.restart(coordinator);
-          control.driver.write({ t: 'broker-restarted', ts: Date.now(), nodeId: coordinator });
-          await waitForFullIsr(context.metadata, [control.topic]);
-        }
-        await sleep(3_000);
-      },
-    }),
-};
+        },
+      }),
+  };
+}
 
-export const leaderKill: Scenario = {
-  name: 'leader-kill',
-  title: "A partition leader's broker killed during fetches",
-  guarantee: '0 lost; duplicates only explained ones',
-  run: (context) =>
-    groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
-      memberConfig: MEMBER_CONFIG,
-      allowed: { duplicates: 'explained' },
-      script: async (control) => {
-        await control.steady();
-        const topic = control.topic;
-        for (let round = 0; round < (context.quick ? 1 : 3); round++) {
-          await sleep(3_000);
-          const leader = await leaderOf(context.metadata, topic, round % 6);
-          control.fault(`leader ${leader} of ${topic}-${round % 6} killed`);
-          await context.cluster.kill(leader);
-          await sleep(8_000);
-          await context.cluster.restart(leader);
-          control.driver.write({ t: 'broker-restarted', ts: Date.now(), nodeId: leader });
-          await waitForFullIsr(context.metadata, [topic]);
-        }
-        await sleep(3_000);
-      },
-    }),
-};
+export const coordinatorKill = victimKill(
+  {
+    name: 'coordinator-kill',
+    title: "The group coordinator's broker killed and restarted while members commit",
+  },
+  12_000,
+  async (context, control) => {
+    const coordinator = await coordinatorOf(context.pool, context.metadata, control.groupId);
+    return [coordinator, `coordinator ${coordinator} killed`];
+  },
+);
+
+export const leaderKill = victimKill(
+  { name: 'leader-kill', title: "A partition leader's broker killed during fetches" },
+  8_000,
+  async (context, control, round) => {
+    const partition = round % 6;
+    const leader = await leaderOf(context.metadata, control.topic, partition);
+    return [leader, `leader ${leader} of ${control.topic}-${partition} killed`];
+  },
+);

@@ -1,7 +1,20 @@
 /** Faults of the group's own processes: rolling restarts, SIGKILLs, a member stuck past max.poll.interval.ms, static members restarted. */
-
 import { setTimeout as sleep } from 'node:timers/promises';
-import { groupScenario, MEMBER_CONFIG, type Scenario, staticSlot } from '../scenario.ts';
+import { groupScenario, MEMBER_CONFIG, type Scenario, type ScenarioContext, staticSlot } from '../scenario.ts';
+import type { WorkloadControl } from '../workload.ts';
+
+/** Every member in turn, for a number of rounds: closed and replaced, the new one in the group before the next. */
+async function rollMembers(context: ScenarioContext, control: WorkloadControl): Promise<void> {
+  await control.steady();
+  for (let round = 0; round < (context.quick ? 1 : 3); round++) {
+    for (let slot = 0; slot < control.members.length; slot++) {
+      await sleep(3_000);
+      await control.replace(slot, 'stop');
+      await control.members[slot]!.assigned();
+    }
+  }
+  await sleep(3_000);
+}
 
 export const consumerRollingRestart: Scenario = {
   name: 'consumer-rolling-restart',
@@ -9,22 +22,9 @@ export const consumerRollingRestart: Scenario = {
   guarantee: '0 lost, 0 duplicates, committed position == consumed',
   run: (context) =>
     groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       memberConfig: { ...MEMBER_CONFIG, 'partition.assignment.strategy': 'cooperative-sticky' },
       allowed: { duplicates: 'none' },
-      script: async (control) => {
-        await control.steady();
-        for (let round = 0; round < (context.quick ? 1 : 3); round++) {
-          for (let slot = 0; slot < control.members.length; slot++) {
-            await sleep(3_000);
-            await control.replace(slot, 'stop');
-            await control.members[slot]!.assigned();
-          }
-        }
-        await sleep(3_000);
-      },
+      script: (control) => rollMembers(context, control),
     }),
 };
 
@@ -34,8 +34,6 @@ export const consumerKill: Scenario = {
   guarantee: "0 lost; duplicates only a killed member's reads after its last commit",
   run: (context) =>
     groupScenario(context, {
-      partitions: 6,
-      members: 3,
       // Long enough that a kill often lands between reading a batch and committing it.
       processingMs: 100,
       memberConfig: { ...MEMBER_CONFIG, 'session.timeout.ms': 6_000, 'heartbeat.interval.ms': 500 },
@@ -61,9 +59,6 @@ export const slowConsumer: Scenario = {
   guarantee: 'it leaves, the others take over, its late commit fails with CommitFailedError, 0 lost',
   run: (context) =>
     groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       memberConfig: { ...MEMBER_CONFIG, 'max.poll.interval.ms': POLL_INTERVAL_MS },
       // The first process of slot 0, after 20 batches.
       slow: (slot, incarnation) => (slot === 0 && incarnation === 0 ? { afterBatches: 20, ms: STUCK_MS } : undefined),
@@ -94,22 +89,9 @@ export const staticRestart: Scenario = {
   guarantee: '0 lost, 0 duplicates, 0 rebalances',
   run: (context) =>
     groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       memberConfig: { ...MEMBER_CONFIG, 'session.timeout.ms': 30_000 },
       slotConfig: staticSlot,
       allowed: { duplicates: 'none', rebalances: 'none' },
-      script: async (control) => {
-        await control.steady();
-        for (let round = 0; round < (context.quick ? 1 : 3); round++) {
-          for (let slot = 0; slot < control.members.length; slot++) {
-            await sleep(3_000);
-            await control.replace(slot, 'stop');
-            await control.members[slot]!.assigned();
-          }
-        }
-        await sleep(3_000);
-      },
+      script: (control) => rollMembers(context, control),
     }),
 };

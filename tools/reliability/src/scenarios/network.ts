@@ -13,9 +13,6 @@ export const networkFaults: Scenario = {
   run: (context) =>
     groupScenario(context, {
       proxied: true,
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       memberConfig: { ...MEMBER_CONFIG, 'request.timeout.ms': REQUEST_TIMEOUT_MS },
       allowed: { duplicates: 'explained' },
       script: async (control) => {

@@ -14,9 +14,6 @@ export const saslReauthentication: Scenario = {
     const sasl = context.cluster.sasl!;
     return groupScenario(context, {
       bootstrap: context.cluster.bootstrap('SASL_PLAINTEXT'),
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       memberConfig: {
         ...MEMBER_CONFIG,
         'security.protocol': 'SASL_PLAINTEXT',

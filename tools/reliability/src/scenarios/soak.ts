@@ -2,7 +2,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coordinatorOf } from '@sluice/tools-admin';
-import { groupScenario, MEMBER_CONFIG, type Scenario, type ScenarioContext, waitForFullIsr } from '../scenario.ts';
+import { bounceBroker, groupScenario, MEMBER_CONFIG, type Scenario, type ScenarioContext } from '../scenario.ts';
 import type { WorkloadControl } from '../workload.ts';
 
 type Fault = (context: ScenarioContext, control: WorkloadControl) => Promise<void>;
@@ -16,28 +16,13 @@ const FAULTS: Readonly<Record<string, Fault>> = {
   'member closed': async (_context, control) => {
     await control.replace(Math.floor(control.random() * control.members.length), 'stop');
   },
-  'broker killed': async (context, control) => {
-    const nodeId = pick(control, context.cluster.nodeIds);
-    control.fault(`broker ${nodeId} killed`);
-    await context.cluster.kill(nodeId);
-    await sleep(5_000);
-    await context.cluster.restart(nodeId);
-    await waitForFullIsr(context.metadata, [control.topic]);
-  },
-  'broker restarted': async (context, control) => {
-    const nodeId = pick(control, context.cluster.nodeIds);
-    control.fault(`broker ${nodeId} stopped`);
-    await context.cluster.stopBroker(nodeId);
-    await context.cluster.restart(nodeId);
-    await waitForFullIsr(context.metadata, [control.topic]);
-  },
+  'broker killed': (context, control) =>
+    bounceBroker(context, control, pick(control, context.cluster.nodeIds), 'kill', 5_000),
+  'broker restarted': (context, control) =>
+    bounceBroker(context, control, pick(control, context.cluster.nodeIds), 'stop', 0),
   'coordinator killed': async (context, control) => {
     const nodeId = await coordinatorOf(context.pool, context.metadata, control.groupId);
-    control.fault(`coordinator ${nodeId} killed`);
-    await context.cluster.kill(nodeId);
-    await sleep(8_000);
-    await context.cluster.restart(nodeId);
-    await waitForFullIsr(context.metadata, [control.topic]);
+    await bounceBroker(context, control, nodeId, 'kill', 8_000, `coordinator ${nodeId} killed`);
   },
   'network stall': async (context, control) => {
     const nodeId = pick(control, context.cluster.nodeIds);
@@ -67,8 +52,6 @@ export const soak: Scenario = {
     const counts = new Map<string, number>();
     return groupScenario(context, {
       proxied: true,
-      partitions: 6,
-      members: 3,
       processingMs: 50,
       memberConfig: MEMBER_CONFIG,
       allowed: { duplicates: 'explained' },

@@ -55,9 +55,6 @@ export const topicChanges: Scenario = {
     const missing: number[] = [];
     let grownTo = 0;
     return groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       // Kafka's default (true) would have the members' metadata requests create the subscribed topic before the
       // scenario does, and again right after it deletes it.
       memberConfig: { ...MEMBER_CONFIG, 'allow.auto.create.topics': false },

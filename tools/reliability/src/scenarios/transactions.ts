@@ -1,7 +1,7 @@
 /** read_committed under transactions committed and aborted by Kafka's own Java producer, while a broker is killed. */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { groupScenario, MEMBER_CONFIG, type Scenario, waitForFullIsr } from '../scenario.ts';
+import { bounceBroker, groupScenario, MEMBER_CONFIG, type Scenario } from '../scenario.ts';
 import { TransactionalProducer } from '../transactional-producer.ts';
 
 export const transactions: Scenario = {
@@ -11,9 +11,6 @@ export const transactions: Scenario = {
   run: async (context) => {
     let producer: TransactionalProducer | null = null;
     return groupScenario(context, {
-      partitions: 6,
-      members: 3,
-      processingMs: 20,
       memberConfig: { ...MEMBER_CONFIG, 'isolation.level': 'read_committed' },
       producer: (logFile, topic) => {
         producer = new TransactionalProducer({
@@ -33,13 +30,7 @@ export const transactions: Scenario = {
         await control.steady();
         for (let round = 0; round < (context.quick ? 1 : 3); round++) {
           await sleep(5_000);
-          const nodeId = context.cluster.nodeIds[round % 3]!;
-          control.fault(`broker ${nodeId} killed`);
-          await context.cluster.kill(nodeId);
-          await sleep(10_000);
-          await context.cluster.restart(nodeId);
-          control.driver.write({ t: 'broker-restarted', ts: Date.now(), nodeId });
-          await waitForFullIsr(context.metadata, [control.topic]);
+          await bounceBroker(context, control, context.cluster.nodeIds[round % 3]!, 'kill', 10_000);
         }
         await sleep(5_000);
       },
