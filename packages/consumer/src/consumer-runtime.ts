@@ -138,6 +138,7 @@ export class ConsumerRuntime {
       isolationLevel: c.isolationLevel,
       checkCrcs: c.checkCrcs,
       clientRack: c.clientRack,
+      metadataMaxAgeMs: c.metadataMaxAgeMs,
       requestTimeoutMs: c.requestTimeoutMs,
       retryBackoffMs: c.retryBackoffMs,
       onArrival: () => this.#loop.wake(),

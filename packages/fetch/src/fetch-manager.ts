@@ -13,6 +13,10 @@
  *   a leader change moves the partition to the new leader's source (and out of the old one's session). Metadata
  *   that names an older leader epoch than the one the partition was placed with is stale: the partition stays and
  *   fresher metadata is asked for (KIP-320).
+ * - KIP-392: a leader's answer naming a preferred read replica moves the partition to that replica's source for
+ *   `metadata.max.age.ms` (or until the replica leaves the metadata); any error from the replica, or a failed
+ *   Fetch to it, moves it back to the leader at once (an out-of-range answer from a replica is not a reset: the
+ *   leader decides).
  * - Fairness: a full fetch names the partitions in a rotating order (those that returned data go to the end), as
  *   Kafka's consumer does; within a session the broker rotates them itself.
  * - Every Fetch remembers the version of each partition it asked for; an answer for a partition sought, reset or
@@ -76,6 +80,8 @@ export interface FetchManagerOptions {
   readonly requestTimeoutMs: number;
   /** `retry.backoff.ms`: wait before fetching a partition again after an error. */
   readonly retryBackoffMs: number;
+  /** `metadata.max.age.ms`: how long a preferred read replica (KIP-392) is fetched from. */
+  readonly metadataMaxAgeMs: number;
   /** Cap on one batch's decompressed size. Default 64 MiB. */
   readonly maxDecompressedBytes?: number;
   /** Batches decompressing in the thread pool at once; default the pool's size. */
@@ -95,12 +101,20 @@ interface Asked {
   readonly atPosition: boolean;
 }
 
-/** Where a partition is fetched from, from the metadata. */
+/** Where a partition is fetched from: its leader from the metadata, or the replica the leader prefers. */
 interface Cursor {
   readonly tp: TopicPartition;
   readonly topicId: Uuid;
   readonly leaderId: number;
   readonly leaderEpoch: number;
+  /** The broker fetched from: the leader, or a preferred read replica (KIP-392). */
+  readonly sourceId: number;
+}
+
+/** A preferred read replica the leader named, and until when it is used. */
+interface Preferred {
+  readonly nodeId: number;
+  readonly until: number;
 }
 
 /** One broker: its fetch session and the partitions it leads. */
@@ -134,6 +148,11 @@ export class FetchManager implements RequestManager {
   readonly #notBefore = new TopicPartitionMap<number>();
   /** Partitions named by a Fetch in flight (any source): not named again until it is answered. */
   readonly #inFlight = new TopicPartitionMap<true>();
+  readonly #preferred = new TopicPartitionMap<Preferred>();
+  /** Counts changes of `#preferred`; the placement is redone when it moved, or when a preference ran out. */
+  #preferredChanges = 0;
+  #placedPreferred = 0;
+  #preferredUntil = Number.POSITIVE_INFINITY;
   #placedFor: ClusterSnapshot | null = null;
   #placedAt = -1;
   #retainedAt = -1;
@@ -168,7 +187,14 @@ export class FetchManager implements RequestManager {
     if (snapshot === null || subscriptions.assignedCount === 0) {
       return { requests: [], nextPollAt: Number.POSITIVE_INFINITY };
     }
-    if (snapshot !== this.#placedFor || subscriptions.changes !== this.#placedAt) this.#place(snapshot);
+    if (
+      snapshot !== this.#placedFor ||
+      subscriptions.changes !== this.#placedAt ||
+      this.#preferredChanges !== this.#placedPreferred ||
+      now >= this.#preferredUntil
+    ) {
+      this.#place(snapshot, now);
+    }
     let next = Number.POSITIVE_INFINITY;
     const requests: UnsentRequest[] = [];
     for (const source of this.#sources.values()) {
@@ -220,12 +246,24 @@ export class FetchManager implements RequestManager {
     return { requests, nextPollAt: next };
   }
 
-  /** Puts every assigned partition on its leader's source. */
-  #place(snapshot: ClusterSnapshot): void {
+  /** Puts every assigned partition on its leader's source, or on its preferred read replica's. */
+  #place(snapshot: ClusterSnapshot, now: number): void {
     this.#placedFor = snapshot;
     this.#placedAt = this.#subscriptions.changes;
+    this.#placedPreferred = this.#preferredChanges;
+    this.#preferredUntil = Number.POSITIVE_INFINITY;
     let stale = false;
     const placed = new TopicPartitionMap<Cursor>();
+    const sourceOf = (tp: TopicPartition, leaderId: number): number => {
+      const preferred = this.#preferred.get(tp);
+      if (preferred === undefined) return leaderId;
+      if (now < preferred.until && snapshot.brokers.has(preferred.nodeId)) {
+        this.#preferredUntil = Math.min(this.#preferredUntil, preferred.until);
+        return preferred.nodeId;
+      }
+      this.#preferred.delete(tp);
+      return leaderId;
+    };
     for (const state of this.#subscriptions.partitions()) {
       const tp = state.tp;
       const info = findPartition(snapshot, tp.topic, tp.partition);
@@ -241,16 +279,20 @@ export class FetchManager implements RequestManager {
         continue;
       }
       const topicId = snapshot.topics.get(tp.topic)?.topicId ?? ZERO_UUID;
+      const sourceId = sourceOf(tp, info.leaderId);
       placed.set(
         tp,
         previous !== undefined &&
           previous.leaderId === info.leaderId &&
           previous.leaderEpoch === info.leaderEpoch &&
-          previous.topicId === topicId
+          previous.topicId === topicId &&
+          previous.sourceId === sourceId
           ? previous
-          : { tp, topicId, leaderId: info.leaderId, leaderEpoch: info.leaderEpoch },
+          : { tp, topicId, leaderId: info.leaderId, leaderEpoch: info.leaderEpoch, sourceId },
       );
     }
+    // Preferences of partitions no longer assigned go too.
+    for (const tp of [...this.#preferred.keys()]) if (!placed.has(tp)) this.#preferred.delete(tp);
     if (stale) this.#options.metadata.requestUpdate();
     this.#cursors.clear();
     for (const [tp, cursor] of placed) this.#cursors.set(tp, cursor);
@@ -261,7 +303,7 @@ export class FetchManager implements RequestManager {
       const kept: TopicPartition[] = [];
       for (const tp of source.order) {
         const key = this.#cursors.key(tp);
-        if (key === undefined || this.#cursors.get(key)!.leaderId !== source.nodeId) continue;
+        if (key === undefined || this.#cursors.get(key)!.sourceId !== source.nodeId) continue;
         kept.push(key);
         known.set(key, true);
       }
@@ -269,8 +311,8 @@ export class FetchManager implements RequestManager {
     }
     for (const [tp, cursor] of this.#cursors) {
       if (known.has(tp)) continue;
-      const order = orders.get(cursor.leaderId);
-      if (order === undefined) orders.set(cursor.leaderId, [tp]);
+      const order = orders.get(cursor.sourceId);
+      if (order === undefined) orders.set(cursor.sourceId, [tp]);
       else order.push(tp);
     }
     for (const [nodeId, order] of orders) {
@@ -353,6 +395,8 @@ export class FetchManager implements RequestManager {
       onFailure: (error, now) => {
         this.#done(source, asked);
         source.session.handleFailure();
+        // A replica that cannot be reached is no longer preferred: the leader serves at once.
+        for (const tp of asked.keys()) this.#leaveReplica(tp, source.nodeId);
         if (error instanceof NetworkError || error instanceof RequestTimeoutError) {
           options.metadata.reportError(error, { nodeId: source.nodeId });
         } else if (error instanceof MissingTopicIdError) {
@@ -412,12 +456,19 @@ export class FetchManager implements RequestManager {
   #accept(
     entry: Asked,
     data: FetchResponse['responses'][number]['partitions'][number],
-    leader: number,
+    answeredBy: number,
     lease: ResponseLease,
     now: number,
   ): boolean {
     const options = this.#options;
     const code = data.errorCode;
+    // Any error from a preferred read replica (not the leader, out of range, not available yet): back to the leader,
+    // which decides (KIP-392).
+    if (code !== 0 && this.#leaveReplica(entry.tp, answeredBy)) return false;
+    if (code === 0 && data.preferredReadReplica >= 0 && data.preferredReadReplica !== answeredBy) {
+      this.#preferred.set(entry.tp, { nodeId: data.preferredReadReplica, until: now + options.metadataMaxAgeMs });
+      this.#preferredChanges++;
+    }
     if (code !== 0) {
       if (code === ErrorCode.OFFSET_OUT_OF_RANGE) {
         // Only an answer about the position itself: past buffered data, the position is fetched again first.
@@ -433,7 +484,7 @@ export class FetchManager implements RequestManager {
         return false;
       }
       const error = new KafkaError(code, {
-        context: `Fetch of ${entry.tp.topic}-${entry.tp.partition} from node ${leader}`,
+        context: `Fetch of ${entry.tp.topic}-${entry.tp.partition} from node ${answeredBy}`,
       });
       if (error.invalidMetadata || error.retriable) options.metadata.requestUpdate();
       else options.onError(error);
@@ -460,6 +511,15 @@ export class FetchManager implements RequestManager {
     }
     if (fetch.empty) return false;
     this.#buffer.add(fetch, lease);
+    return true;
+  }
+
+  /** Whether the partition was fetched from `nodeId` as its preferred read replica; if so, it goes back to its leader. */
+  #leaveReplica(tp: TopicPartition, nodeId: number): boolean {
+    const cursor = this.#cursors.get(tp);
+    if (cursor === undefined || cursor.sourceId !== nodeId || cursor.sourceId === cursor.leaderId) return false;
+    this.#preferred.delete(tp);
+    this.#preferredChanges++;
     return true;
   }
 

@@ -77,6 +77,7 @@ export class FetchHarness {
       clientRack: null,
       requestTimeoutMs: 10_000,
       retryBackoffMs: 100,
+      metadataMaxAgeMs: 300_000,
       onArrival: () => this.#loop.wake(),
       onError,
     });

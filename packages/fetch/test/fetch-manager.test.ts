@@ -518,3 +518,63 @@ describe('FetchManager: errors', () => {
     expect(bufferErrors).toHaveBeenCalledTimes(2);
   });
 });
+
+describe('FetchManager: fetching from a preferred read replica (KIP-392)', () => {
+  it('moves a partition to the replica its leader prefers, out of the leader’s session, and reads from it', async () => {
+    const { manager, subscriptions, buffer } = setup({ clientRack: 'rack-b' });
+    assign(subscriptions, [
+      [orders0, 10n],
+      [payments0, 0n],
+    ]);
+    const first = onlyFetch(manager, 0, 1);
+    expect(first.build(VERSION).rackId).toBe('rack-b');
+    // The leader answers with no records and names broker 2, where the client's rack is.
+    await answer(first, 10, [{ tp: orders0, preferredReadReplica: 2 }, { tp: payments0 }], { sessionId: 7 });
+    const requests = fetches(manager, 10);
+    expect(asked(toNode(requests, 2))).toEqual(['orders-0@10']);
+    // The leader's session goes on incrementally: nothing changed for payments-0, orders-0 is forgotten.
+    const leader = toNode(requests, 1).build(VERSION);
+    expect(leader).toMatchObject({ sessionId: 7, sessionEpoch: 1 });
+    expect(forgotten(leader)).toEqual(['orders-0']);
+    await answer(toNode(requests, 2), 20, [{ tp: orders0, records: batch(10n, 2) }]);
+    expect(described(buffer.collect(subscriptions, 10))).toEqual(['orders-0@10', 'orders-0@11']);
+  });
+
+  it('goes back to the leader at once on an error from the replica, without a reset for an out-of-range answer', async () => {
+    for (const errorCode of [
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+      ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      ErrorCode.OFFSET_NOT_AVAILABLE,
+    ]) {
+      const { manager, subscriptions } = setup();
+      assign(subscriptions, [[orders0, 10n]]);
+      await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, preferredReadReplica: 2 }]);
+      await answer(onlyFetch(manager, 10, 2), 20, [{ tp: orders0, errorCode }]);
+      expect(subscriptions.partition(orders0)?.fetchState).toBe('fetching');
+      expect(asked(onlyFetch(manager, 20, 1))).toEqual(['orders-0@10']);
+    }
+  });
+
+  it('goes back to the leader when a Fetch to the replica fails, when the replica leaves the metadata, and after metadata.max.age.ms', async () => {
+    const failed = setup();
+    assign(failed.subscriptions, [[orders0, 10n]]);
+    await answer(onlyFetch(failed.manager, 0, 1), 10, [{ tp: orders0, preferredReadReplica: 2 }]);
+    onlyFetch(failed.manager, 10, 2).onFailure(new NetworkError('connection reset', { broker: 'broker-2:9092' }), 20);
+    expect(asked(onlyFetch(failed.manager, 200, 1))).toEqual(['orders-0@10']);
+
+    const gone = setup();
+    assign(gone.subscriptions, [[orders0, 10n]]);
+    await answer(onlyFetch(gone.manager, 0, 1), 10, [{ tp: orders0, preferredReadReplica: 3 }]);
+    // Broker 3 is not in the metadata: the leader goes on serving.
+    expect(asked(onlyFetch(gone.manager, 10, 1))).toEqual(['orders-0@10']);
+
+    const aged = setup({ metadataMaxAgeMs: 1_000 });
+    assign(aged.subscriptions, [[orders0, 10n]]);
+    await answer(onlyFetch(aged.manager, 0, 1), 10, [{ tp: orders0, preferredReadReplica: 2 }]);
+    await answer(onlyFetch(aged.manager, 10, 2), 500, [{ tp: orders0 }]);
+    const still = onlyFetch(aged.manager, 500, 2);
+    expect(asked(still)).toEqual(['orders-0@10']);
+    await answer(still, 600, [{ tp: orders0 }]);
+    expect(asked(onlyFetch(aged.manager, 1_010, 1))).toEqual(['orders-0@10']);
+  });
+});

@@ -97,6 +97,7 @@ export function setup(options: Partial<FetchManagerOptions> = {}, bufferOptions:
     clientRack: null,
     requestTimeoutMs: 30_000,
     retryBackoffMs: 100,
+    metadataMaxAgeMs: 300_000,
     onError,
     ...options,
   });
