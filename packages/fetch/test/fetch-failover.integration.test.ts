@@ -1,7 +1,9 @@
 /**
- * Fetch sessions when brokers fail, on a 3-broker cluster of this file's own: a broker restarted while its source
- * was idle has forgotten the session (FETCH_SESSION_ID_NOT_FOUND), and the source starts a new full one; a leader
- * stopped during fetches moves its partition to the new leader's source, and every record is read once, in order.
+ * Fetch sessions when brokers fail, on a 3-broker cluster of this file's own (each broker in a rack of its own, with
+ * Kafka's rack-aware replica selector): a broker restarted while its source was idle has forgotten the session
+ * (FETCH_SESSION_ID_NOT_FOUND), and the source starts a new full one; a leader stopped during fetches moves its
+ * partition to the new leader's source, and every record is read once, in order; a consumer in a follower's rack
+ * fetches from that follower (KIP-392) and goes back to the leader when the follower dies.
  */
 import { randomUUID } from 'node:crypto';
 import { ClusterMetadata, ConnectionPool, findPartition } from '@sluice/net';
@@ -19,7 +21,11 @@ describe.skipIf(external)('fetch sessions when brokers fail (3 brokers)', () => 
   const harnesses: FetchHarness[] = [];
 
   beforeAll(async () => {
-    cluster = await KafkaCluster.start({ brokers: 3 });
+    cluster = await KafkaCluster.start({
+      brokers: 3,
+      brokerConfig: { 'replica.selector.class': 'org.apache.kafka.common.replica.RackAwareReplicaSelector' },
+      nodeConfig: (nodeId) => ({ 'broker.rack': `rack-${nodeId}` }),
+    });
     pool = new ConnectionPool({ connection: { clientId: 'sluice-fetch-failover-setup' } });
     metadata = new ClusterMetadata({ bootstrapServers: cluster.bootstrap(), pool });
   });
@@ -49,8 +55,11 @@ describe.skipIf(external)('fetch sessions when brokers fail (3 brokers)', () => 
     return findPartition(await metadata.refresh(), topic, partition)!.leaderId;
   }
 
-  async function harnessFor(topic: string): Promise<FetchHarness> {
-    const harness = new FetchHarness(cluster.bootstrap(), [topic], { fetchMaxWaitMs: 100 });
+  async function harnessFor(topic: string, clientRack?: string): Promise<FetchHarness> {
+    const harness = new FetchHarness(cluster.bootstrap(), [topic], {
+      fetchMaxWaitMs: 100,
+      ...(clientRack ? { clientRack } : {}),
+    });
     harnesses.push(harness);
     await harness.ready();
     return harness;
@@ -129,6 +138,43 @@ describe.skipIf(external)('fetch sessions when brokers fail (3 brokers)', () => 
       .filter((n) => n.partitions.some((p) => p.startsWith(`${topic}-0@`)));
     expect(fromNew.length).toBeGreaterThan(0);
     await cluster.restart(leader);
+    expect(harness.errors).toEqual([]);
+  });
+
+  it('fetches from the follower in its own rack that the leader prefers, and from the leader again once that follower dies', async () => {
+    const topic = await newTopic(1, 3);
+    const tp = { topic, partition: 0 };
+    const leader = await leaderOf(topic, 0);
+    const follower = cluster.nodeIds.find((nodeId) => nodeId !== leader)!;
+    await write(topic, 0, 0, 50);
+    const harness = await harnessFor(topic, `rack-${follower}`);
+    harness.assign([[tp, 0n]]);
+    const first = await harness.collect(50);
+    expect(first.map((record) => record.offset)).toEqual(Array.from({ length: 50 }, (_, index) => BigInt(index)));
+    // The leader named the follower; the records came from it.
+    const answered = harness.exchanges.filter((e) => e.response !== null);
+    const pointed = answered.find(
+      (e) =>
+        e.nodeId === leader &&
+        e.response!.responses.some((t) => t.partitions.some((p) => p.preferredReadReplica === follower)),
+    );
+    expect(pointed).toBeDefined();
+    const withRecords = answered.filter((e) =>
+      e.response!.responses.some((t) => t.partitions.some((p) => (p.records?.length ?? 0) > 0)),
+    );
+    expect(withRecords.map((e) => e.nodeId)).toEqual(withRecords.map(() => follower));
+    // The follower dies: the partition goes back to the leader and nothing is lost.
+    const from = harness.exchanges.length;
+    await cluster.kill(follower);
+    await write(topic, 0, 50, 50);
+    const second = await harness.collect(50, 60_000);
+    expect(second.map((record) => record.offset)).toEqual(Array.from({ length: 50 }, (_, index) => BigInt(50 + index)));
+    const after = harness.exchanges
+      .slice(from)
+      .filter((e) => e.response?.responses.some((t) => t.partitions.some((p) => (p.records?.length ?? 0) > 0)));
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((e) => e.nodeId !== follower)).toBe(true);
+    await cluster.restart(follower);
     expect(harness.errors).toEqual([]);
   });
 });

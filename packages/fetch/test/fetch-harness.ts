@@ -47,7 +47,7 @@ export class FetchHarness {
   constructor(
     bootstrap: string,
     topics: readonly string[],
-    options: { maxBufferBytes?: number; fetchMaxWaitMs?: number } = {},
+    options: { maxBufferBytes?: number; fetchMaxWaitMs?: number; clientRack?: string } = {},
   ) {
     this.pool = new ConnectionPool({
       connection: { clientId: 'sluice-fetch-harness' },
@@ -74,7 +74,7 @@ export class FetchHarness {
       fetchMaxWaitMs: options.fetchMaxWaitMs ?? 100,
       isolationLevel: 'read_uncommitted',
       checkCrcs: true,
-      clientRack: null,
+      clientRack: options.clientRack ?? null,
       requestTimeoutMs: 10_000,
       retryBackoffMs: 100,
       metadataMaxAgeMs: 300_000,

@@ -40,6 +40,8 @@ export interface StartOptions {
   readonly clientAuth?: 'none' | 'required';
   /** Broker properties applied on top of the harness's own. */
   readonly brokerConfig?: Readonly<Record<string, string | number | boolean>>;
+  /** Properties of one node, applied last (`broker.rack` per node, for example). */
+  readonly nodeConfig?: (nodeId: number) => Readonly<Record<string, string | number | boolean>>;
   /** How long to wait for every broker to appear in Metadata. */
   readonly startTimeoutMs?: number;
   /**
@@ -262,7 +264,7 @@ export class KafkaCluster {
             ...(sasl ? { sasl } : {}),
             ...(tls ? { tls } : {}),
             clientAuth: options.clientAuth ?? 'none',
-            ...(options.brokerConfig ? { overrides: options.brokerConfig } : {}),
+            overrides: { ...options.brokerConfig, ...options.nodeConfig?.(layout.nodeId) },
           }),
         );
         nodes.set(layout.nodeId, {
