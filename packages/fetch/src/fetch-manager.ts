@@ -23,9 +23,10 @@
  *   reassigned since is dropped.
  * - OFFSET_OUT_OF_RANGE at the position makes the partition wait for a reset (SubscriptionState); errors that fresh
  *   metadata or time fixes (the leader moved, an unknown topic id, a lost connection) ask for a metadata update and
- *   fetch again after `retry.backoff.ms`; errors no retry fixes (authorization, corrupt data) go to the
- *   application (`onError`, thrown from its next poll) and are met again at the next attempt, until the
- *   application seeks past them. Session errors start a new session at once (FetchSession).
+ *   fetch again after `retry.backoff.ms`; errors no retry fixes (authorization) go to the application (`onError`,
+ *   thrown from its next poll) and are met again at the next attempt. Data that cannot be read goes to the buffer
+ *   like any other (a CompletedFetch that fails where the data stops being readable), which stops the partition
+ *   there until the application seeks. Session errors start a new session at once (FetchSession).
  */
 import {
   type ClusterMetadata,

@@ -41,64 +41,48 @@ export function decodeRecords(data: Uint8Array, options: DecodeRecordsOptions = 
   const batches: DecodedBatch[] = [];
   const checkCrcs = options.checkCrcs !== false;
   let position = 0;
-  if (options.onCorrupt === 'stop') {
-    try {
-      return split(data, checkCrcs, batches, (at) => {
-        position = at;
-      });
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      const baseOffset = data.length - position >= 8 ? readInt64(data, position) : null;
-      return { batches, bytesConsumed: position, truncated: false, failure: { error, baseOffset } };
+  try {
+    while (position < data.length) {
+      const remaining = data.length - position;
+      if (remaining <= magicPosition) break;
+      const length = readInt32(data, position + 8);
+      if (length < 0) {
+        throw new ProtocolError(`batch length ${length} is negative`, {
+          reason: 'negative-length',
+          field: 'RecordBatch.batchLength',
+          offset: position + 8,
+        });
+      }
+      if (length < legacyMessageMinimumSize(0)) {
+        throw new ProtocolError(`batch length ${length} is below any format's minimum`, {
+          reason: 'invalid-value',
+          field: 'RecordBatch.batchLength',
+          offset: position + 8,
+        });
+      }
+      if (length > remaining - logOverhead) break;
+      const magic = data[position + magicPosition];
+      if (magic === 2) {
+        batches.push(decodeRecordBatchAt(data, position, length, { checkCrcs }));
+      } else if (magic === 0 || magic === 1) {
+        const fields = decodeLegacyMessageAt(data, position, length, { checkCrcs });
+        batches.push(
+          new LegacyRecordBatch(data, fields, { byteOffset: position, byteLength: logOverhead + length, checkCrcs }),
+        );
+      } else {
+        throw new ProtocolError(`unknown magic ${magic}`, {
+          reason: 'invalid-value',
+          field: 'RecordBatch.magic',
+          offset: position + magicPosition,
+        });
+      }
+      position += logOverhead + length;
     }
-  }
-  return split(data, checkCrcs, batches, () => {});
-}
-
-/** The splitting loop: fills `batches`, telling `at` where each batch starts. */
-function split(
-  data: Uint8Array,
-  checkCrcs: boolean,
-  batches: DecodedBatch[],
-  at: (position: number) => void,
-): DecodedRecords {
-  let position = 0;
-  while (position < data.length) {
-    at(position);
-    const remaining = data.length - position;
-    if (remaining <= magicPosition) break;
-    const length = readInt32(data, position + 8);
-    if (length < 0) {
-      throw new ProtocolError(`batch length ${length} is negative`, {
-        reason: 'negative-length',
-        field: 'RecordBatch.batchLength',
-        offset: position + 8,
-      });
-    }
-    if (length < legacyMessageMinimumSize(0)) {
-      throw new ProtocolError(`batch length ${length} is below any format's minimum`, {
-        reason: 'invalid-value',
-        field: 'RecordBatch.batchLength',
-        offset: position + 8,
-      });
-    }
-    if (length > remaining - logOverhead) break;
-    const magic = data[position + magicPosition];
-    if (magic === 2) {
-      batches.push(decodeRecordBatchAt(data, position, length, { checkCrcs }));
-    } else if (magic === 0 || magic === 1) {
-      const fields = decodeLegacyMessageAt(data, position, length, { checkCrcs });
-      batches.push(
-        new LegacyRecordBatch(data, fields, { byteOffset: position, byteLength: logOverhead + length, checkCrcs }),
-      );
-    } else {
-      throw new ProtocolError(`unknown magic ${magic}`, {
-        reason: 'invalid-value',
-        field: 'RecordBatch.magic',
-        offset: position + magicPosition,
-      });
-    }
-    position += logOverhead + length;
+  } catch (error) {
+    if (options.onCorrupt !== 'stop' || !(error instanceof ProtocolError)) throw error;
+    // `position` is where the corrupt batch starts.
+    const baseOffset = data.length - position >= 8 ? readInt64(data, position) : null;
+    return { batches, bytesConsumed: position, truncated: false, failure: { error, baseOffset } };
   }
   return { batches, bytesConsumed: position, truncated: position < data.length };
 }
