@@ -62,6 +62,13 @@ export interface ConsumerConfig {
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly partitionAssignmentStrategy: readonly PartitionAssignor[];
+  /**
+   * `group.protocol`: `classic` (JoinGroup / SyncGroup, client-side assignors; the default) or `consumer` (KIP-848:
+   * ConsumerGroupHeartbeat, the broker assigns). Kafka's consumer takes either case; this is lower case.
+   */
+  readonly groupProtocol: 'classic' | 'consumer';
+  /** `group.remote.assignor`: the broker's assignor under `consumer` (`uniform`, `range`), or null: its default. */
+  readonly groupRemoteAssignor: string | null;
   readonly isolationLevel: 'read_uncommitted' | 'read_committed';
   readonly checkCrcs: boolean;
   readonly clientRack: string | null;
@@ -234,6 +241,13 @@ const PROPERTIES: readonly Property[] = [
     default: 'range,cooperative-sticky',
   },
   {
+    name: 'group.protocol',
+    camel: 'groupProtocol',
+    parse: (value, property) => (oneOf('classic', 'consumer')(value, property) as string).toLowerCase(),
+    default: 'classic',
+  },
+  { name: 'group.remote.assignor', camel: 'groupRemoteAssignor', parse: nonEmptyOrNull, default: null },
+  {
     name: 'isolation.level',
     camel: 'isolationLevel',
     parse: oneOf('read_uncommitted', 'read_committed'),
@@ -306,8 +320,6 @@ const UNSUPPORTED = new Set([
   'ssl.keystore.password',
   'ssl.truststore.location',
   'ssl.truststore.password',
-  'group.protocol',
-  'group.remote.assignor',
   'enable.metrics.push',
   'metadata.recovery.strategy',
 ]);
@@ -348,6 +360,10 @@ export function parseConsumerConfig(input: ConsumerConfigInput): ConsumerConfig 
   }
   if (config.fetchBufferMaxBytes === -1) config.fetchBufferMaxBytes = 2 * (config.fetchMaxBytes as number);
   const parsed = config as unknown as ConsumerConfig;
+  checkGroupProtocol(parsed.groupProtocol, (name) => {
+    const entry = given.get(BY_NAME.get(name)!);
+    return entry !== undefined && entry.value !== null && String(entry.value).trim() !== '';
+  });
   if (parsed.heartbeatIntervalMs >= parsed.sessionTimeoutMs) {
     throw new ConfigError('heartbeat.interval.ms', 'must be lower than session.timeout.ms');
   }
@@ -359,6 +375,24 @@ export function parseConsumerConfig(input: ConsumerConfigInput): ConsumerConfig 
     throw new ConfigError('sasl.username', `${parsed.securityProtocol} needs sasl.username and sasl.password`);
   }
   return parsed;
+}
+
+/**
+ * Properties of one group protocol that the other refuses, as Kafka's consumer does (ConsumerConfig): under
+ * `consumer` the broker assigns and sets the session and heartbeat times (group.consumer.* on the broker); under
+ * `classic` there is no broker-side assignor.
+ */
+const ONLY_CLASSIC = ['partition.assignment.strategy', 'session.timeout.ms', 'heartbeat.interval.ms'] as const;
+const ONLY_CONSUMER = ['group.remote.assignor'] as const;
+
+function checkGroupProtocol(protocol: 'classic' | 'consumer', isGiven: (name: string) => boolean): void {
+  const refused = (protocol === 'consumer' ? ONLY_CLASSIC : ONLY_CONSUMER).filter(isGiven);
+  if (refused.length === 0) return;
+  const where =
+    protocol === 'consumer'
+      ? 'the broker assigns the partitions and sets the session and heartbeat times (group.consumer.* on the broker)'
+      : 'it is a setting of group.protocol=consumer';
+  throw new ConfigError(refused[0]!, `${refused.join(', ')} cannot be set when group.protocol=${protocol}: ${where}`);
 }
 
 function describe(value: unknown): string {

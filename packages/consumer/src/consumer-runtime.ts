@@ -10,7 +10,7 @@
  * then the application's waits, which see the state every other manager left.
  */
 import { type DeserializableRecord, FetchBuffer, FetchManager } from '@sluice/fetch';
-import { ClassicMembershipManager, CoordinatorManager, type Membership } from '@sluice/group';
+import { ClassicMembershipManager, ConsumerMembership, CoordinatorManager, type Membership } from '@sluice/group';
 import {
   ClusterMetadata,
   type ConnectionOptions,
@@ -40,7 +40,7 @@ export class ConsumerRuntime {
   readonly metadata: ClusterMetadata;
   readonly subscriptions: SubscriptionState;
   readonly buffer: FetchBuffer;
-  /** The group membership (classic today; a KIP-848 one implements the same interface). */
+  /** The group membership: classic (JoinGroup / SyncGroup) or KIP-848's (ConsumerGroupHeartbeat), by group.protocol. */
   readonly membership: Membership | null;
   readonly commits: CommitManager | null;
   readonly #offsets: OffsetsManager;
@@ -90,20 +90,35 @@ export class ConsumerRuntime {
         requestTimeoutMs: c.requestTimeoutMs,
         ...backoff,
       });
-      const membership = new ClassicMembershipManager({
-        groupId: c.groupId,
-        groupInstanceId: c.groupInstanceId,
-        coordinator,
-        subscriptions: this.subscriptions,
-        metadata: this.metadata,
-        assignors: c.partitionAssignmentStrategy,
-        rackId: c.clientRack,
-        sessionTimeoutMs: c.sessionTimeoutMs,
-        rebalanceTimeoutMs: c.maxPollIntervalMs,
-        heartbeatIntervalMs: c.heartbeatIntervalMs,
-        requestTimeoutMs: c.requestTimeoutMs,
-        ...backoff,
-      });
+      const membership: Membership =
+        c.groupProtocol === 'consumer'
+          ? new ConsumerMembership({
+              groupId: c.groupId,
+              groupInstanceId: c.groupInstanceId,
+              coordinator,
+              subscriptions: this.subscriptions,
+              metadata: this.metadata,
+              remoteAssignor: c.groupRemoteAssignor,
+              rackId: c.clientRack,
+              rebalanceTimeoutMs: c.maxPollIntervalMs,
+              requestTimeoutMs: c.requestTimeoutMs,
+              onError,
+              ...backoff,
+            })
+          : new ClassicMembershipManager({
+              groupId: c.groupId,
+              groupInstanceId: c.groupInstanceId,
+              coordinator,
+              subscriptions: this.subscriptions,
+              metadata: this.metadata,
+              assignors: c.partitionAssignmentStrategy,
+              rackId: c.clientRack,
+              sessionTimeoutMs: c.sessionTimeoutMs,
+              rebalanceTimeoutMs: c.maxPollIntervalMs,
+              heartbeatIntervalMs: c.heartbeatIntervalMs,
+              requestTimeoutMs: c.requestTimeoutMs,
+              ...backoff,
+            });
       this.membership = membership;
       this.commits = new CommitManager({
         groupId: c.groupId,

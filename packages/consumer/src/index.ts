@@ -1,7 +1,9 @@
 // @sluice/consumer: the Kafka consumer.
 
 export { type ConsumerRecord, CorruptRecordError } from '@sluice/fetch';
-export type { ConsumerGroupMetadata } from '@sluice/group';
+export { type ConsumerGroupMetadata, GroupProtocolUnsupportedError } from '@sluice/group';
+/** What a broker answered with an error code (`code`, `errorName`): fatal group errors among others. */
+export { KafkaError } from '@sluice/net';
 export {
   CommitFailedError,
   type CommittedOffset,

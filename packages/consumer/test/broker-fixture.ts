@@ -43,15 +43,18 @@ export function brokerFixture(name: string) {
         await produce(pool, metadata, { topic, partition }, records);
       }
     },
-    /** A consumer of strings, from the earliest offset, with short timeouts; closed after the file. */
+    /**
+     * A consumer of strings, from the earliest offset, with short timeouts; closed after the file. Under
+     * `group.protocol=consumer` the broker sets the session and heartbeat times (the harness makes them short).
+     */
     consumer(config: Record<string, unknown>): KafkaConsumer<string | null, string | null> {
+      const classic = String(config['group.protocol'] ?? 'classic').toLowerCase() === 'classic';
       const created = new KafkaConsumer<string | null, string | null>({
         'bootstrap.servers': bootstrap,
         'key.deserializer': 'string',
         'value.deserializer': 'string',
         'auto.offset.reset': 'earliest',
-        'session.timeout.ms': 10_000,
-        'heartbeat.interval.ms': 500,
+        ...(classic ? { 'session.timeout.ms': 10_000, 'heartbeat.interval.ms': 500 } : {}),
         'fetch.max.wait.ms': 100,
         ...config,
       });

@@ -85,6 +85,28 @@ describe('parseConsumerConfig', () => {
     expect((error as ConfigError).property).toBe('max.poll.records');
   });
 
+  it("group.protocol: classic by default, consumer in any case; each refuses the other one's properties", () => {
+    expect(parseConsumerConfig(base)).toMatchObject({ groupProtocol: 'classic', groupRemoteAssignor: null });
+    expect(
+      parseConsumerConfig({ ...base, 'group.protocol': 'CONSUMER', 'group.remote.assignor': 'uniform' }),
+    ).toMatchObject({ groupProtocol: 'consumer', groupRemoteAssignor: 'uniform' });
+    for (const property of ['partition.assignment.strategy', 'session.timeout.ms', 'heartbeat.interval.ms']) {
+      const value = property === 'partition.assignment.strategy' ? 'range' : 5_000;
+      expect(() => parseConsumerConfig({ ...base, 'group.protocol': 'consumer', [property]: value })).toThrow(
+        new RegExp(`^${property}: ${property} cannot be set when group.protocol=consumer`),
+      );
+    }
+    expect(() => parseConsumerConfig({ ...base, groupProtocol: 'consumer', sessionTimeoutMs: 10_000 })).toThrow(
+      ConfigError,
+    );
+    expect(() => parseConsumerConfig({ ...base, 'group.remote.assignor': 'range' })).toThrow(
+      /group.remote.assignor: group.remote.assignor cannot be set when group.protocol=classic/,
+    );
+    expect(() => parseConsumerConfig({ ...base, 'group.protocol': 'eager' })).toThrow(
+      /group.protocol: expected one of classic, consumer/,
+    );
+  });
+
   it('refuses bad values with what was expected', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ 'fetch.max.wait.ms': -1 }, /fetch.max.wait.ms: expected an integer from 0/],

@@ -22,6 +22,14 @@ export {
   joinGroupProtocols,
   rebalanceProtocolOf,
 } from './consumer-assignment.ts';
+export {
+  type ConsumerMemberState,
+  ConsumerMembership,
+  type ConsumerMembershipOptions,
+  GroupProtocolUnsupportedError,
+  LEAVE_GROUP_MEMBER_EPOCH,
+  LEAVE_GROUP_STATIC_MEMBER_EPOCH,
+} from './consumer-membership.ts';
 export { CoordinatorManager, type CoordinatorManagerOptions, type CoordinatorView } from './coordinator-manager.ts';
 export type {
   CommitIdentity,

@@ -106,7 +106,10 @@ interface PendingCommit {
   readonly topics: readonly OffsetCommitRequestTopic[];
   /** An auto commit: a retriable failure brings the next one forward. */
   readonly auto: boolean;
-  readonly identity: CommitIdentity;
+  /** The generation (classic) or member epoch (consumer) it is sent with; a newer epoch replaces a stale one. */
+  identity: CommitIdentity;
+  /** The coordinator called its epoch stale: the next attempt takes the member's epoch of that moment. */
+  staleEpoch: boolean;
   /** Whether the group assigns this consumer's partitions: a rebalance stops the commit. */
   readonly inGroup: boolean;
   readonly attempts: Attempts;
@@ -181,6 +184,7 @@ export class CommitManager implements RequestManager {
       topics: commitTopics(offsets),
       auto: options.auto,
       identity: allowed.identity,
+      staleEpoch: false,
       inGroup: allowed.inGroup,
       attempts: new Attempts(options.deadline, this.#options),
       retry: options.sync,
@@ -245,6 +249,7 @@ export class CommitManager implements RequestManager {
         next = Math.min(next, commit.attempts.notBefore);
         continue;
       }
+      if (commit.staleEpoch && !this.#refreshIdentity(commit)) continue;
       const node = this.#coordinatorOr(commit);
       if (node === null) continue;
       commit.inFlight = true;
@@ -325,6 +330,7 @@ export class CommitManager implements RequestManager {
         commit.inFlight = false;
         const failure = this.#commitOutcome(response);
         if (failure === null) commit.result.resolve();
+        else if (failure.code === ErrorCode.STALE_MEMBER_EPOCH && commit.inGroup) this.#staleEpoch(commit, now);
         else this.#failed(commit, failure.error, now, COORDINATOR_MOVED.has(failure.code));
       },
       onFailure: (error, now) => {
@@ -333,6 +339,41 @@ export class CommitManager implements RequestManager {
         this.#failed(commit, error, now);
       },
     });
+  }
+
+  /**
+   * STALE_MEMBER_EPOCH (consumer protocol): the broker moved the member to a newer epoch than the commit carried,
+   * which happens when a heartbeat answer and the commit cross. A synchronous commit goes again after the backoff
+   * (so that the heartbeat with the new epoch can land) with the member's epoch of then, as Kafka's consumer does,
+   * or fails with CommitFailedError if the member is no longer in the group; an asynchronous one fails with
+   * RetriableCommitFailedError.
+   */
+  #staleEpoch(commit: PendingCommit, now: number): void {
+    const stale = commit.identity.generationIdOrMemberEpoch;
+    const message = `the offset commit for group ${this.groupId} carried member epoch ${stale}, which the coordinator calls stale (STALE_MEMBER_EPOCH)`;
+    if (!commit.retry) {
+      if (commit.auto) this.#nextAutoCommitAt = Math.min(this.#nextAutoCommitAt, now + this.#options.retryBackoffMs);
+      commit.result.reject(new RetriableCommitFailedError(`${message}: commit again`));
+      return;
+    }
+    commit.staleEpoch = true;
+    commit.attempts.failed(new KafkaError(ErrorCode.STALE_MEMBER_EPOCH, { context: message }), now);
+  }
+
+  /** Before a commit goes again after STALE_MEMBER_EPOCH: the member's epoch now, or the commit fails. */
+  #refreshIdentity(commit: PendingCommit): boolean {
+    const permission = this.#options.permission();
+    if (permission.kind === 'allowed') {
+      commit.identity = permission.identity;
+      commit.staleEpoch = false;
+      return true;
+    }
+    commit.result.reject(
+      permission.kind === 'rebalancing'
+        ? rebalancing(this.groupId)
+        : new CommitFailedError(`cannot commit offsets for group ${this.groupId}: ${permission.reason}`),
+    );
+    return false;
   }
 
   /** The error the worst failed partition stands for, or null when every offset was stored. */

@@ -379,6 +379,39 @@ describe('CommitManager: asynchronous commits and final errors', () => {
     nothingSent(manager, 1_000);
   });
 
+  it("STALE_MEMBER_EPOCH: a synchronous commit goes again with the member's current epoch", async () => {
+    const { manager, subscriptions, group } = setup();
+    subscribe(subscriptions);
+    const result = track(manager.commit([offset(orders0, 10n)], { deadline: 10_000, sync: true }));
+    await answerCommit(onlyCommit(manager, 0), 0, ErrorCode.STALE_MEMBER_EPOCH);
+    // The heartbeat that crossed the commit brought epoch 8.
+    group.permission = { kind: 'allowed', identity: { ...IDENTITY, generationIdOrMemberEpoch: 8 } };
+    nothingSent(manager, 50);
+    const again = onlyCommit(manager, 100);
+    expect(again.build(9).generationIdOrMemberEpoch).toBe(8);
+    await answerCommit(again, 100);
+    await flush();
+    expect(result.settled).toBe(true);
+    expect(result.error).toBeUndefined();
+  });
+
+  it('STALE_MEMBER_EPOCH: an asynchronous commit fails retriably; a member out of the group fails with CommitFailedError', async () => {
+    const { manager, subscriptions, group } = setup();
+    subscribe(subscriptions);
+    const async = track(manager.commit([offset(orders0, 10n)], { deadline: 10_000, sync: false }));
+    await answerCommit(onlyCommit(manager, 0), 0, ErrorCode.STALE_MEMBER_EPOCH);
+    await flush();
+    expect(async.error).toBeInstanceOf(RetriableCommitFailedError);
+    expect((async.error as Error).message).toContain('STALE_MEMBER_EPOCH');
+    const sync = track(manager.commit([offset(orders0, 10n)], { deadline: 10_000, sync: true }));
+    await answerCommit(onlyCommit(manager, 0), 0, ErrorCode.STALE_MEMBER_EPOCH);
+    group.permission = { kind: 'not-member', reason: 'the member was fenced' };
+    nothingSent(manager, 100);
+    await flush();
+    expect(sync.error).toBeInstanceOf(CommitFailedError);
+    nothingSent(manager, 1_000);
+  });
+
   it('rejects with RebalanceInProgressError on REBALANCE_IN_PROGRESS, without retrying', async () => {
     const { manager, subscriptions } = setup();
     subscribe(subscriptions);

@@ -108,6 +108,12 @@ export function renderServerProperties(input: ServerConfigInput): string {
     set('share.coordinator.state.topic.min.isr', minIsr);
   }
   set('group.initial.rebalance.delay.ms', 0);
+  // KIP-848 consumer groups: the broker sets their session and heartbeat times. Kafka's 45 s / 5 s would make a
+  // killed member's partitions wait 45 s in every test; 10 s / 1 s is what the classic tests' members use.
+  set('group.consumer.min.session.timeout.ms', 6000);
+  set('group.consumer.session.timeout.ms', 10000);
+  set('group.consumer.min.heartbeat.interval.ms', 500);
+  set('group.consumer.heartbeat.interval.ms', 1000);
   // Heartbeats every 1 s instead of 2 s; the session timeout stays Kafka's 9 s, so a broker starved of CPU on a
   // loaded test machine is not fenced (and its leaderships moved) by accident.
   set('broker.heartbeat.interval.ms', 1000);
