@@ -12,6 +12,8 @@ import type { TopicMetadata, TopicPartition, TopicPartitionMap } from '@sluice/r
 export type ApplicationEvent =
   | { readonly type: 'subscribe'; readonly topics: readonly string[] }
   | { readonly type: 'subscribe-pattern'; readonly pattern: RegExp }
+  /** A KIP-848 SubscriptionPattern: the coordinator resolves it. */
+  | { readonly type: 'subscribe-regex'; readonly regex: string }
   | { readonly type: 'assign'; readonly partitions: readonly TopicPartition[] }
   /** Drops the subscription and assignment (after the membership left). */
   | { readonly type: 'unsubscribe' }
@@ -60,6 +62,7 @@ export type ApplicationEvent =
 export interface ApplicationEventResults {
   subscribe: undefined;
   'subscribe-pattern': undefined;
+  'subscribe-regex': undefined;
   assign: undefined;
   unsubscribe: undefined;
   poll: undefined;

@@ -249,6 +249,10 @@ export class ConsumerRuntime {
         subscriptions.subscribePattern(event.pattern);
         this.membership!.subscriptionChanged(now);
         return;
+      case 'subscribe-regex':
+        this.#requireGroup('subscribe');
+        if (subscriptions.subscribeRegex(event.regex)) this.membership!.subscriptionChanged(now);
+        return;
       case 'assign':
         subscriptions.assignFromUser(event.partitions);
         this.buffer.retain(subscriptions);

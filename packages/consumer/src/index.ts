@@ -39,3 +39,4 @@ export {
   type OffsetAndMetadata,
   type PartitionInfo,
 } from './kafka-consumer.ts';
+export { SubscriptionPattern } from './subscription-pattern.ts';

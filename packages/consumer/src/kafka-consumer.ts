@@ -47,6 +47,7 @@ import {
   RecordDeserializationError,
   WakeupError,
 } from './errors.ts';
+import { SubscriptionPattern } from './subscription-pattern.ts';
 
 /** Kafka's OffsetAndMetadata. */
 export interface OffsetAndMetadata {
@@ -119,17 +120,28 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
   /**
    * Subscribes to topics, or to every topic whose whole name matches a pattern: the group decides which of their
    * partitions this consumer reads. Takes effect at the next `poll` (the first poll joins the group); a changed
-   * subscription rejoins with the same member. Needs `group.id`.
+   * subscription rejoins with the same member. Needs `group.id`. A `RegExp` is matched here against the topics
+   * metadata lists; a `SubscriptionPattern` (`group.protocol=consumer`, Kafka 4.0+) is resolved by the coordinator.
    */
-  subscribe(topics: readonly string[] | RegExp, listener?: ConsumerRebalanceListener): void {
+  subscribe(topics: readonly string[] | RegExp | SubscriptionPattern, listener?: ConsumerRebalanceListener): void {
     this.#ensureOpen();
+    if (topics instanceof SubscriptionPattern) {
+      if (this.config.groupProtocol !== 'consumer') {
+        throw new IllegalStateError(
+          'subscribe(SubscriptionPattern) needs group.protocol=consumer: the coordinator resolves it (use a RegExp under classic)',
+        );
+      }
+      this.#listener = listener ?? null;
+      this.#submit({ type: 'subscribe-regex', regex: topics.pattern });
+      return;
+    }
     if (topics instanceof RegExp) {
       this.#listener = listener ?? null;
       this.#submit({ type: 'subscribe-pattern', pattern: topics });
       return;
     }
     if (!Array.isArray(topics) || topics.length === 0 || topics.some((topic) => typeof topic !== 'string' || !topic)) {
-      throw new TypeError('subscribe takes a non-empty list of topic names, or a RegExp');
+      throw new TypeError('subscribe takes a non-empty list of topic names, a RegExp or a SubscriptionPattern');
     }
     this.#listener = listener ?? null;
     this.#submit({ type: 'subscribe', topics: [...new Set(topics)] });

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { type KafkaConsumer, KafkaError, type TopicPartition } from '../src/index.ts';
+import { type KafkaConsumer, KafkaError, SubscriptionPattern, type TopicPartition } from '../src/index.ts';
 import { brokerFixture } from './broker-fixture.ts';
 import { javaMember, sluiceMember } from './member-processes.ts';
 
@@ -187,6 +187,26 @@ describe.skipIf(!hasConsumerProtocol)('KIP-848 consumer groups', () => {
     }
     expect(failure).toBeInstanceOf(KafkaError);
     expect(failure).toMatchObject({ errorName: 'UNSUPPORTED_ASSIGNOR' });
+  });
+
+  it('subscribe(SubscriptionPattern): the coordinator resolves the regular expression; an invalid one is fatal', async () => {
+    const prefix = `kip848re${randomUUID().slice(0, 6)}`;
+    const first = await newTopic(2, `${prefix}-orders`);
+    const second = await newTopic(1, `${prefix}-payments`);
+    await newTopic(1, `other${prefix}`);
+    const member = consumer({ 'group.id': groupId(), ...PROTOCOL });
+    member.subscribe(new SubscriptionPattern(`${prefix}-.*`));
+    await pollUntil([member], () => member.assignment().length === 3);
+    expect(member.subscription()).toEqual([first, second].sort());
+    const invalid = consumer({ 'group.id': groupId(), ...PROTOCOL });
+    invalid.subscribe(new SubscriptionPattern('(unclosed'));
+    let failure: unknown = null;
+    for (let attempt = 0; attempt < 50 && failure === null; attempt++) {
+      await invalid.poll(200).catch((error: unknown) => {
+        failure = error;
+      });
+    }
+    expect(failure).toMatchObject({ name: 'KafkaError', errorName: 'INVALID_REGULAR_EXPRESSION' });
   });
 
   it("a mixed group: Kafka's own Java consumer (group.protocol=consumer) and Sluice members, each partition owned once", async () => {

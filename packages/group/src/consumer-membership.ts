@@ -483,6 +483,8 @@ export class ConsumerMembership implements Membership {
     if (this.#state === 'joining' || this.#state === 'acknowledging' || this.#state === 'leaving') return now;
     if (this.#sendAll) return now;
     if (this.#namesKey() !== this.#sent.names) return now;
+    const regex = this.#regexToSend();
+    if (regex !== null && regex !== this.#sent.regex) return now;
     return this.#nextHeartbeatAt;
   }
 
@@ -515,9 +517,20 @@ export class ConsumerMembership implements Membership {
     }
   }
 
-  /** The names the subscription sends (what it matched, for a pattern), as a comparable key. */
+  /**
+   * The names the subscription sends (what it matched, for a pattern; none for a coordinator-side regular
+   * expression), as a comparable key.
+   */
   #namesKey(): string {
+    if (this.#subscriptions.type === 'regex') return '';
     return [...this.#subscriptions.subscription].sort().join('\u0000');
+  }
+
+  /** The coordinator-side regular expression to send: the subscription's, '' to drop one sent before, or null. */
+  #regexToSend(): string | null {
+    const regex = this.#subscriptions.regex;
+    if (regex !== null) return regex;
+    return this.#sent.regex !== null && this.#sent.regex !== '' ? '' : null;
   }
 
   #heartbeat(coordinator: number): UnsentRequest {
@@ -527,8 +540,9 @@ export class ConsumerMembership implements Membership {
     if (leaving) this.#leaveToSend = false;
     const namesKey = this.#namesKey();
     const ownedKey = assignmentKey(this.#owned);
+    const regex = this.#regexToSend();
     const sendAll = this.#sendAll;
-    const fields: SentFields = { names: namesKey, regex: null, owned: ownedKey };
+    const fields: SentFields = { names: namesKey, regex: regex ?? this.#sent.regex, owned: ownedKey };
     const options = this.#options;
     return unsent({
       target: { nodeId: coordinator },
@@ -548,6 +562,13 @@ export class ConsumerMembership implements Membership {
         }
         const joining = this.#memberEpoch === 0;
         const all = sendAll || joining;
+        const byRegex = this.#subscriptions.type === 'regex';
+        if (byRegex && version < 1) {
+          throw unsupported(
+            `a subscription to a SubscriptionPattern (a regular expression the coordinator resolves) needs ConsumerGroupHeartbeat v1 (Kafka 4.0), and the broker speaks v${version}`,
+          );
+        }
+        const regexField = version >= 1 && regex !== null && (all || regex !== this.#sent.regex) ? regex : null;
         return {
           ...defaultConsumerGroupHeartbeatRequest(),
           groupId: this.groupId,
@@ -557,7 +578,8 @@ export class ConsumerMembership implements Membership {
           rackId: all ? options.rackId : null,
           rebalanceTimeoutMs: all ? options.rebalanceTimeoutMs : -1,
           subscribedTopicNames:
-            all || namesKey !== this.#sent.names ? [...this.#subscriptions.subscription].sort() : null,
+            all || namesKey !== this.#sent.names ? (byRegex ? [] : [...this.#subscriptions.subscription].sort()) : null,
+          subscribedTopicRegex: regexField,
           serverAssignor: all ? options.remoteAssignor : null,
           topicPartitions: all || ownedKey !== this.#sent.owned ? topicPartitions(this.#owned) : null,
         };

@@ -371,6 +371,45 @@ describe('ConsumerMembership: reconciliation', () => {
   });
 });
 
+describe('ConsumerMembership: coordinator-side regular expressions', () => {
+  it('sends the SubscriptionPattern (no names), and an empty one to drop it when topics are subscribed instead', () => {
+    const d = driver();
+    d.subscriptions.subscribeRegex('orders|pay.*');
+    d.membership.subscriptionChanged(d.clock.now);
+    d.membership.onPoll(d.clock.now);
+    d.poll();
+    const join = d.heartbeat();
+    expect(join.request).toMatchObject({ subscribedTopicNames: [], subscribedTopicRegex: 'orders|pay.*' });
+    join.answer({ memberEpoch: 1, assignment: d.target({ [ORDERS]: [0], [PAYMENTS]: [1] }) });
+    d.runSteps();
+    // The subscription lists what the coordinator matched.
+    expect([...d.subscriptions.subscription].sort()).toEqual(['orders', 'payments']);
+    d.poll();
+    const ack = d.heartbeat();
+    expect(ack.request).toMatchObject({ subscribedTopicNames: null, subscribedTopicRegex: null });
+    ack.answer({ memberEpoch: 1 });
+    d.subscriptions.subscribe(['orders']);
+    d.membership.subscriptionChanged(d.clock.now);
+    expect(d.poll()).toBe(1);
+    const change = d.heartbeat();
+    expect(change.request).toMatchObject({ subscribedTopicNames: ['orders'], subscribedTopicRegex: '' });
+    change.answer({ memberEpoch: 2 });
+    d.clock.now += 5_000;
+    d.poll();
+    expect(d.heartbeat().request).toMatchObject({ subscribedTopicNames: null, subscribedTopicRegex: null });
+  });
+
+  it('needs heartbeat v1: a broker with only v0 ends the membership naming the cause', () => {
+    const d = driver({}, 0);
+    d.subscriptions.subscribeRegex('orders.*');
+    d.membership.subscriptionChanged(d.clock.now);
+    d.membership.onPoll(d.clock.now);
+    d.poll();
+    const unsent = d.heartbeat;
+    expect(() => unsent().request).toThrow(GroupProtocolUnsupportedError);
+  });
+});
+
 describe('ConsumerMembership: errors', () => {
   it('FENCED_MEMBER_EPOCH loses the partitions (nothing committed), then rejoins with epoch 0 and the same id', () => {
     const d = driver();

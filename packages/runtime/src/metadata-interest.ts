@@ -48,11 +48,14 @@ export class MetadataInterest implements RequestManager {
   }
 }
 
-/** The subscription's topics (or all of them, for a pattern) and the topics of the assignment. */
+/**
+ * The subscription's topics and the topics of the assignment; every topic for a pattern (matched here) and for a
+ * coordinator-side regular expression (the assignment names topics by id, which metadata of every topic resolves).
+ */
 export function subscriptionInterest(subscriptions: SubscriptionState): TopicInterest {
   return {
     topicsOfInterest() {
-      if (subscriptions.type === 'pattern') return 'all';
+      if (subscriptions.type === 'pattern' || subscriptions.type === 'regex') return 'all';
       return [...subscriptions.subscription, ...subscriptions.assignedTopics()];
     },
   };

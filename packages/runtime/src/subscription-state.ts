@@ -15,7 +15,11 @@
 import { IllegalStateError } from './errors.ts';
 import { describePartition, type TopicPartition, TopicPartitionMap } from './topic-partition.ts';
 
-export type SubscriptionType = 'none' | 'topics' | 'pattern' | 'user-assigned';
+/**
+ * How the partitions are chosen: none; subscribed topics; a pattern matched here against metadata; a regular
+ * expression the group coordinator resolves (KIP-848, `regex`); or manually assigned partitions.
+ */
+export type SubscriptionType = 'none' | 'topics' | 'pattern' | 'regex' | 'user-assigned';
 export type OffsetResetStrategy = 'earliest' | 'latest' | 'none';
 
 /** Where the next record of a partition comes from, with the leader epoch of the last record before it (KIP-320). */
@@ -74,6 +78,8 @@ export class SubscriptionState {
   /** Subscribed topics: as given, or those the pattern matched in the latest metadata. */
   #subscription: ReadonlySet<string> = new Set();
   #pattern: RegExp | null = null;
+  /** The coordinator-side regular expression (RE2J syntax) of a `regex` subscription. */
+  #regex: string | null = null;
   #assignment = new TopicPartitionMap<PartitionState>();
   #nextVersion = 1;
   #changes = 0;
@@ -92,9 +98,9 @@ export class SubscriptionState {
     return this.#type;
   }
 
-  /** Whether the group assigns the partitions (topics or a pattern). */
+  /** Whether the group assigns the partitions (topics, a pattern or a coordinator-side regular expression). */
   get hasAutoAssignedPartitions(): boolean {
-    return this.#type === 'topics' || this.#type === 'pattern';
+    return this.#type === 'topics' || this.#type === 'pattern' || this.#type === 'regex';
   }
 
   get subscription(): ReadonlySet<string> {
@@ -103,6 +109,10 @@ export class SubscriptionState {
 
   get pattern(): RegExp | null {
     return this.#pattern;
+  }
+
+  get regex(): string | null {
+    return this.#regex;
   }
 
   // ---- subscription -------------------------------------------------------------------------------------------
@@ -114,6 +124,7 @@ export class SubscriptionState {
     const changed = this.#type !== 'topics' || !sameSet(next, this.#subscription);
     this.#type = 'topics';
     this.#pattern = null;
+    this.#regex = null;
     this.#subscription = next;
     if (changed) this.#changes++;
     return changed;
@@ -132,8 +143,24 @@ export class SubscriptionState {
     }
     this.#type = 'pattern';
     this.#pattern = anchored;
+    this.#regex = null;
     this.#subscription = new Set();
     this.#changes++;
+  }
+
+  /**
+   * Subscribes to the topics the group coordinator matches against `regex` (KIP-848 `SubscriptionPattern`, RE2J
+   * syntax, whole names). The subscription then lists the topics of the assignment. Returns whether it changed.
+   */
+  subscribeRegex(regex: string): boolean {
+    this.#requireNot('user-assigned', 'subscribe');
+    if (this.#type === 'regex' && this.#regex === regex) return false;
+    this.#type = 'regex';
+    this.#pattern = null;
+    this.#regex = regex;
+    this.#subscription = new Set(this.assignedTopics());
+    this.#changes++;
+    return true;
   }
 
   /**
@@ -157,6 +184,7 @@ export class SubscriptionState {
   assignFromUser(partitions: readonly TopicPartition[]): void {
     this.#requireNot('topics', 'assign');
     this.#requireNot('pattern', 'assign');
+    this.#requireNot('regex', 'assign');
     this.#type = partitions.length === 0 ? 'none' : 'user-assigned';
     this.#replaceAssignment(partitions);
   }
@@ -167,12 +195,15 @@ export class SubscriptionState {
       throw new IllegalStateError('a group assignment needs a subscription (subscribe, not assign)');
     }
     this.#replaceAssignment(partitions);
+    // What a coordinator-side regular expression matched is what the coordinator assigned.
+    if (this.#type === 'regex') this.#subscription = new Set(partitions.map((tp) => tp.topic));
   }
 
   /** Drops the subscription, the pattern and the assignment. */
   unsubscribe(): void {
     this.#type = 'none';
     this.#pattern = null;
+    this.#regex = null;
     this.#subscription = new Set();
     this.#replaceAssignment([]);
   }
