@@ -13,12 +13,13 @@ import { ClusterMetadata, ConnectionPool } from '@sluice/net';
 import { KafkaCluster } from '@sluice/tools-kafka';
 import { FaultProxy } from './fault-proxy.ts';
 import { type Row, renderTable } from './report.ts';
-import { type Scenario, scenarioContext } from './scenario.ts';
+import { type GroupProtocol, type Scenario, scenarioContext } from './scenario.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { REAUTH_MS } from './scenarios/reauth.ts';
 
-const USAGE = `usage: pnpm reliability [--quick] [--minutes N] [--only NAME[,NAME...]] [--json] [--keep-logs]
+const USAGE = `usage: pnpm reliability [--quick] [--minutes N] [--only NAME[,NAME...]] [--group-protocol P] [--json] [--keep-logs]
   --quick      the short version (CI): fewer rounds of each fault, a 1-minute soak
+  --group-protocol  the members' group.protocol: classic (default) or consumer (KIP-848)
   --minutes N  the soak's length (default: 30, or 1 with --quick)
   --only       run only these scenarios: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}
   --json       print the results as JSON (the table goes to stderr)
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       minutes: { type: 'string' },
       only: { type: 'string' },
+      'group-protocol': { type: 'string', default: 'classic' },
       json: { type: 'boolean', default: false },
       'keep-logs': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -42,6 +44,11 @@ async function main(): Promise<number> {
   const quick = values.quick ?? false;
   const soakMinutes = values.minutes === undefined ? (quick ? 1 : 30) : Number(values.minutes);
   if (!(soakMinutes > 0)) throw new UsageError(`--minutes must be a positive number, not ${values.minutes}`);
+  const protocolName = values['group-protocol'];
+  if (protocolName !== 'classic' && protocolName !== 'consumer') {
+    throw new UsageError(`--group-protocol is classic or consumer, not ${protocolName}`);
+  }
+  const groupProtocol: GroupProtocol = protocolName;
   const wanted = values.only?.split(',').map((name) => name.trim());
   for (const name of wanted ?? []) {
     if (!SCENARIOS.some((scenario) => scenario.name === name))
@@ -79,6 +86,7 @@ async function main(): Promise<number> {
     node: process.version,
     quick,
     soakMinutes,
+    groupProtocol,
     durationMs: Date.now() - started,
     scenarios: rows,
   };
@@ -95,7 +103,7 @@ async function main(): Promise<number> {
     for (const line of row.violations) console.error(`  ${line}`);
   }
   console.error(
-    `\n${rows.length - failed.length} of ${rows.length} scenarios held, in ${Math.round((Date.now() - started) / 1000)} s (Kafka ${cluster.version})`,
+    `\n${rows.length - failed.length} of ${rows.length} scenarios held, in ${Math.round((Date.now() - started) / 1000)} s (Kafka ${cluster.version}, group.protocol=${groupProtocol})`,
   );
   if (failed.length > 0 || values['keep-logs']) console.error(`the logs are kept in ${logs}`);
   else rmSync(logs, { recursive: true, force: true });
@@ -111,6 +119,7 @@ async function main(): Promise<number> {
       metadata,
       quick,
       soakMinutes,
+      groupProtocol,
       directory,
       scenario: scenario.name,
       say,

@@ -22,6 +22,8 @@ export interface ScenarioContext {
   readonly quick: boolean;
   /** The soak's length in minutes. */
   readonly soakMinutes: number;
+  /** The members' `group.protocol` (`--group-protocol`): classic, or KIP-848's consumer protocol. */
+  readonly groupProtocol: GroupProtocol;
   /** This scenario's log folder. */
   readonly directory: string;
   /** A unique name for a topic or group of this scenario. */
@@ -50,6 +52,26 @@ export interface Scenario {
 }
 
 /** The group members' settings of most scenarios: fast failure detection, small batches, frequent metadata. */
+export type GroupProtocol = 'classic' | 'consumer';
+
+/**
+ * A member configuration under `protocol`: under KIP-848's consumer protocol the broker assigns and sets the session
+ * and heartbeat times (group.consumer.* on the harness's brokers: 10 s and 1 s), so the classic-only properties go.
+ */
+export function memberConfigFor(
+  config: Readonly<Record<string, unknown>> | undefined,
+  protocol: GroupProtocol,
+): Readonly<Record<string, unknown>> | undefined {
+  if (protocol === 'classic') return config;
+  const {
+    'session.timeout.ms': _session,
+    'heartbeat.interval.ms': _heartbeat,
+    'partition.assignment.strategy': _assignors,
+    ...rest
+  } = config ?? {};
+  return { ...rest, 'group.protocol': 'consumer' };
+}
+
 export const MEMBER_CONFIG = {
   'session.timeout.ms': 10_000,
   'heartbeat.interval.ms': 1_000,
@@ -125,6 +147,7 @@ export function scenarioContext(
     metadata: input.metadata,
     quick: input.quick,
     soakMinutes: input.soakMinutes,
+    groupProtocol: input.groupProtocol,
     directory: input.directory,
     name,
     async newTopic(partitions, options = {}) {
@@ -175,8 +198,10 @@ export async function groupScenario(
   const partitions = input.partitions ?? 6;
   const topic = await context.newTopic(partitions);
   const direct = context.cluster.bootstrap('PLAINTEXT');
+  const memberConfig = memberConfigFor(input.memberConfig, context.groupProtocol);
   const result = await runWorkload({
     ...input,
+    ...(memberConfig ? { memberConfig } : {}),
     partitions,
     members: input.members ?? 3,
     processingMs: input.processingMs ?? 20,

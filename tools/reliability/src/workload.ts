@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaConsumer } from '@sluice/consumer';
 import { type CheckReport, checkLogs, type MemberLog } from './checker.ts';
-import { type DriverEntry, JsonLinesLog } from './log.ts';
+import { type DriverEntry, JsonLinesLog, type MemberEntry } from './log.ts';
 import type { MemberOptions } from './member.ts';
 import { MemberProcess } from './members.ts';
 import { LoggingProducer, type ScenarioProducer } from './producer.ts';
@@ -137,19 +137,36 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       await running[slot]!.started();
     },
     async steady(timeoutMs = 90_000) {
+      // Classic: every member's last assignment came in one generation. KIP-848 has no group generation (a member
+      // epoch moves only with that member's own reconciliation), so there the members' logged assignments must
+      // cover every partition once. Both also need that ownership.
+      const byEpoch = options.memberConfig?.['group.protocol'] === 'consumer';
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const latest = running.map((member) => {
-          const assigned = member.log.read().filter((entry) => entry.t === 'assigned');
-          const last = assigned.at(-1);
+        const logs = running.map((member) => member.log.read());
+        const latest = logs.map((entries) => {
+          const last = entries.filter((entry) => entry.t === 'assigned').at(-1);
           return last?.t === 'assigned' ? (last.generation ?? -1) : -1;
         });
-        if (latest.every((generation) => generation >= 0 && generation === latest[0])) {
+        let partitions = options.partitions;
+        for (const ack of producer.acks()) partitions = Math.max(partitions, ack.p + 1);
+        const settled =
+          latest.every((generation) => generation >= 0 && (byEpoch || generation === latest[0])) &&
+          ownedOnce(logs, partitions);
+        if (settled) {
           driver.write({ t: 'steady', ts: Date.now() });
-          say(`the group is steady in generation ${latest[0]}`);
+          say(
+            byEpoch
+              ? `the group is steady at member epochs ${latest.join(', ')}`
+              : `the group is steady in generation ${latest[0]}`,
+          );
           return;
         }
-        if (Date.now() > deadline) throw new Error(`the group did not settle: generations ${latest.join(', ')}`);
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the group did not settle: ${byEpoch ? 'member epochs' : 'generations'} ${latest.join(', ')}`,
+          );
+        }
         await sleep(250);
       }
     },
@@ -190,6 +207,24 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     committed,
   });
   return { report, members, kills, stops, producerRetries: producer.retries, durationMs: Date.now() - started };
+}
+
+/** Whether the members' logs (assigned, then revoked or lost) leave partitions 0..count-1 each owned once. */
+function ownedOnce(logs: ReadonlyArray<readonly MemberEntry[]>, count: number): boolean {
+  const owners = new Array<number>(count).fill(0);
+  for (const entries of logs) {
+    const owned = new Set<number>();
+    for (const entry of entries) {
+      if (entry.t === 'assigned') for (const partition of entry.partitions) owned.add(partition);
+      else if (entry.t === 'revoked' || entry.t === 'lost')
+        for (const partition of entry.partitions) owned.delete(partition);
+    }
+    for (const partition of owned) {
+      if (partition >= count) return false;
+      owners[partition]!++;
+    }
+  }
+  return owners.every((owner) => owner === 1);
 }
 
 /** The group's committed offsets of the topic's first `partitions` partitions (read without joining the group). */
