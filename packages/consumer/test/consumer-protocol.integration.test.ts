@@ -7,15 +7,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { type KafkaConsumer, KafkaError, SubscriptionPattern, type TopicPartition } from '../src/index.ts';
+import {
+  GroupProtocolUnsupportedError,
+  type KafkaConsumer,
+  KafkaError,
+  SubscriptionPattern,
+  type TopicPartition,
+} from '../src/index.ts';
 import { brokerFixture } from './broker-fixture.ts';
 import { javaMember, sluiceMember } from './member-processes.ts';
 
 const { bootstrap, newTopic, fill, consumer } = brokerFixture('kip848');
-const kafka = inject('kafka');
-/** KIP-848 is generally available from Kafka 4.0; an external cluster of unknown version is tried. */
-const major = Number.parseInt(kafka.version, 10);
-const hasConsumerProtocol = Number.isNaN(major) || major >= 4;
+/** What this broker lacks (3.9: KIP-848 only as early access, and never regular expressions), with the reason. */
+const { lacks } = inject('kafka');
 
 const groupId = () => `kip848-${randomUUID().slice(0, 8)}`;
 const PROTOCOL = { 'group.protocol': 'consumer' } as const;
@@ -50,7 +54,28 @@ function ownedOnce(assignments: ReadonlyArray<readonly number[]>, count: number)
   return all.length === count && all.every((partition, index) => partition === index);
 }
 
-describe.skipIf(!hasConsumerProtocol)('KIP-848 consumer groups', () => {
+describe('group.protocol=consumer on any broker', () => {
+  it('joins where the broker serves KIP-848; elsewhere fails at once with an error naming the setting', async () => {
+    const topic = await newTopic(1);
+    const member = consumer({ 'group.id': groupId(), ...PROTOCOL });
+    member.subscribe([topic]);
+    let failure: unknown = null;
+    for (let attempt = 0; attempt < 100 && failure === null && member.assignment().length === 0; attempt++) {
+      await member.poll(100).catch((error: unknown) => {
+        failure = error;
+      });
+    }
+    if (lacks.consumerGroupProtocol === undefined) {
+      expect(failure).toBeNull();
+      expect(member.assignment()).toEqual([{ topic, partition: 0 }]);
+    } else {
+      expect(failure).toBeInstanceOf(GroupProtocolUnsupportedError);
+      expect((failure as Error).message).toContain('group.protocol=classic');
+    }
+  });
+});
+
+describe.skipIf(lacks.consumerGroupProtocol !== undefined)('KIP-848 consumer groups', () => {
   it('two, then three members share the partitions, each owned once; graceful changes lose and duplicate nothing', async () => {
     const topic = await newTopic(6);
     const perPartition = 300;
@@ -189,25 +214,28 @@ describe.skipIf(!hasConsumerProtocol)('KIP-848 consumer groups', () => {
     expect(failure).toMatchObject({ errorName: 'UNSUPPORTED_ASSIGNOR' });
   });
 
-  it('subscribe(SubscriptionPattern): the coordinator resolves the regular expression; an invalid one is fatal', async () => {
-    const prefix = `kip848re${randomUUID().slice(0, 6)}`;
-    const first = await newTopic(2, `${prefix}-orders`);
-    const second = await newTopic(1, `${prefix}-payments`);
-    await newTopic(1, `other${prefix}`);
-    const member = consumer({ 'group.id': groupId(), ...PROTOCOL });
-    member.subscribe(new SubscriptionPattern(`${prefix}-.*`));
-    await pollUntil([member], () => member.assignment().length === 3);
-    expect(member.subscription()).toEqual([first, second].sort());
-    const invalid = consumer({ 'group.id': groupId(), ...PROTOCOL });
-    invalid.subscribe(new SubscriptionPattern('(unclosed'));
-    let failure: unknown = null;
-    for (let attempt = 0; attempt < 50 && failure === null; attempt++) {
-      await invalid.poll(200).catch((error: unknown) => {
-        failure = error;
-      });
-    }
-    expect(failure).toMatchObject({ name: 'KafkaError', errorName: 'INVALID_REGULAR_EXPRESSION' });
-  });
+  it.skipIf(lacks.consumerGroupRegex !== undefined)(
+    'subscribe(SubscriptionPattern): the coordinator resolves the regular expression; an invalid one is fatal',
+    async () => {
+      const prefix = `kip848re${randomUUID().slice(0, 6)}`;
+      const first = await newTopic(2, `${prefix}-orders`);
+      const second = await newTopic(1, `${prefix}-payments`);
+      await newTopic(1, `other${prefix}`);
+      const member = consumer({ 'group.id': groupId(), ...PROTOCOL });
+      member.subscribe(new SubscriptionPattern(`${prefix}-.*`));
+      await pollUntil([member], () => member.assignment().length === 3);
+      expect(member.subscription()).toEqual([first, second].sort());
+      const invalid = consumer({ 'group.id': groupId(), ...PROTOCOL });
+      invalid.subscribe(new SubscriptionPattern('(unclosed'));
+      let failure: unknown = null;
+      for (let attempt = 0; attempt < 50 && failure === null; attempt++) {
+        await invalid.poll(200).catch((error: unknown) => {
+          failure = error;
+        });
+      }
+      expect(failure).toMatchObject({ name: 'KafkaError', errorName: 'INVALID_REGULAR_EXPRESSION' });
+    },
+  );
 
   it("a mixed group: Kafka's own Java consumer (group.protocol=consumer) and Sluice members, each partition owned once", async () => {
     const topic = await newTopic(6);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * pnpm kafka up [--brokers 1|3] [--security sasl,tls] [--version X] [--client-auth required]
+ * pnpm kafka up [--brokers 1|3] [--security sasl,tls] [--version X] [--client-auth required] [--consumer-protocol]
  * pnpm kafka status
  * pnpm kafka down
- * pnpm kafka fetch [--version X]      resolve the jars into the cache (what CI does before the tests)
+ * pnpm kafka fetch [--version X,Y] [--matrix]   resolve the jars into the cache (what CI does before the tests)
  */
 import { parseArgs } from 'node:util';
 import { type ClusterInfo, isHarnessBroker, KafkaCluster, stopDetached } from './cluster.ts';
@@ -11,13 +11,14 @@ import type { SecurityFeature } from './config.ts';
 import { ensureKafkaInstall } from './jars.ts';
 import { fetchMetadata } from './probe.ts';
 import { clearState, readState, stateFile, writeState } from './state.ts';
-import { DEFAULT_KAFKA_VERSION, VERIFIED_KAFKA_VERSIONS } from './versions.ts';
+import { DEFAULT_KAFKA_VERSION, MATRIX_KAFKA_VERSIONS, VERIFIED_KAFKA_VERSIONS } from './versions.ts';
 
 const USAGE = `usage:
   pnpm kafka up [--brokers 1|3] [--security sasl,tls] [--version ${DEFAULT_KAFKA_VERSION}] [--client-auth none|required]
+                [--consumer-protocol]   (3.9: turn on its early-access KIP-848 consumer groups)
   pnpm kafka status
   pnpm kafka down
-  pnpm kafka fetch [--version ${DEFAULT_KAFKA_VERSION}]
+  pnpm kafka fetch [--version ${DEFAULT_KAFKA_VERSION}[,X...]] [--matrix]   (--matrix: also ${MATRIX_KAFKA_VERSIONS.join(', ')})
 Verified Kafka versions: ${VERIFIED_KAFKA_VERSIONS.join(', ')}.`;
 
 class UsageError extends Error {
@@ -46,6 +47,7 @@ async function up(args: string[]): Promise<void> {
       security: { type: 'string', default: '' },
       version: { type: 'string', default: DEFAULT_KAFKA_VERSION },
       'client-auth': { type: 'string', default: 'none' },
+      'consumer-protocol': { type: 'boolean', default: false },
     },
   });
   const brokers = Number(values.brokers);
@@ -70,6 +72,7 @@ async function up(args: string[]): Promise<void> {
     brokers,
     security: security as SecurityFeature[],
     clientAuth,
+    consumerProtocol: values['consumer-protocol'],
     tiedToProcess: false,
     log: (line) => console.error(line),
   });
@@ -117,9 +120,23 @@ async function down(): Promise<void> {
 }
 
 async function fetch(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { version: { type: 'string', default: DEFAULT_KAFKA_VERSION } } });
-  const install = await ensureKafkaInstall(values.version, (line) => console.error(line));
-  console.log(`Kafka ${install.version} jars in ${install.libsDir}`);
+  const { values } = parseArgs({
+    args,
+    options: {
+      version: { type: 'string', default: DEFAULT_KAFKA_VERSION },
+      matrix: { type: 'boolean', default: false },
+    },
+  });
+  const versions = values.version
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (values.matrix) versions.push(...MATRIX_KAFKA_VERSIONS);
+  // One after another: Maven shares its local repository, and the machine has two cores.
+  for (const version of new Set(versions)) {
+    const install = await ensureKafkaInstall(version, (line) => console.error(line));
+    console.log(`Kafka ${install.version} jars in ${install.libsDir}`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -38,6 +38,11 @@ export interface StartOptions {
   readonly security?: readonly SecurityFeature[];
   /** `required` makes SSL listeners demand a client certificate signed by the cluster CA. */
   readonly clientAuth?: 'none' | 'required';
+  /**
+   * 3.9.x: turn on KIP-848's consumer group protocol, early access there (`group.coordinator.rebalance.protocols=
+   * classic,consumer`, which also moves classic groups to the new group coordinator). 4.x serves it by default.
+   */
+  readonly consumerProtocol?: boolean;
   /** Broker properties applied on top of the harness's own. */
   readonly brokerConfig?: Readonly<Record<string, string | number | boolean>>;
   /** Properties of one node, applied last (`broker.rack` per node, for example). */
@@ -264,6 +269,7 @@ export class KafkaCluster {
             ...(sasl ? { sasl } : {}),
             ...(tls ? { tls } : {}),
             clientAuth: options.clientAuth ?? 'none',
+            consumerProtocol: options.consumerProtocol ?? false,
             overrides: { ...options.brokerConfig, ...options.nodeConfig?.(layout.nodeId) },
           }),
         );

@@ -46,6 +46,10 @@ export interface ServerConfigInput {
   readonly sasl?: SaslUser;
   readonly tls?: TlsMaterial;
   readonly clientAuth?: 'none' | 'required';
+  /**
+   * 3.9: turn on KIP-848's consumer group protocol, early access there. 4.x serves it by default; this adds nothing.
+   */
+  readonly consumerProtocol?: boolean;
   /** Extra or overriding broker properties, applied last. */
   readonly overrides?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -108,6 +112,12 @@ export function renderServerProperties(input: ServerConfigInput): string {
     set('share.coordinator.state.topic.min.isr', minIsr);
   }
   set('group.initial.rebalance.delay.ms', 0);
+  if (line === '3.9' && input.consumerProtocol) {
+    // Early access in 3.9: this alone enables ConsumerGroupHeartbeat v0 (the broker gives the member id) and moves
+    // every group, classic ones too, to the new group coordinator. 3.9 has no group.version feature to finalize
+    // (its GV_1 needs metadata.version 4.0-IV0) and needs no unstable.api.versions.enable.
+    set('group.coordinator.rebalance.protocols', 'classic,consumer');
+  }
   // KIP-848 consumer groups: the broker sets their session and heartbeat times. Kafka's 45 s / 5 s would make a
   // killed member's partitions wait 45 s in every test; 10 s / 1 s is what the classic tests' members use.
   set('group.consumer.min.session.timeout.ms', 6000);

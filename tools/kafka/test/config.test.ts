@@ -105,6 +105,15 @@ describe('renderServerProperties', () => {
     expect(properties.get('ssl.client.auth')).toBe('required');
   });
 
+  it('turns on the early-access consumer group protocol of 3.9 only when asked; 4.x has it by default', () => {
+    const single = { ...nodes[0]!, listenerPorts: { PLAINTEXT: 9101 } };
+    const render = (line: '3.9' | '4.x', consumerProtocol?: boolean) =>
+      parse(renderServerProperties({ line, node: single, voters: [single], brokerCount: 1, consumerProtocol }));
+    expect(render('3.9').has('group.coordinator.rebalance.protocols')).toBe(false);
+    expect(render('3.9', true).get('group.coordinator.rebalance.protocols')).toBe('classic,consumer');
+    expect(render('4.x', true).has('group.coordinator.rebalance.protocols')).toBe(false);
+  });
+
   it('applies overrides last', () => {
     const properties = parse(
       renderServerProperties({

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { brokerArtifacts, DEFAULT_KAFKA_VERSION, KafkaVersionError, kafkaLine } from '../src/versions.ts';
+import {
+  brokerArtifacts,
+  brokerFeatureGaps,
+  DEFAULT_KAFKA_VERSION,
+  KafkaVersionError,
+  kafkaLine,
+  MATRIX_KAFKA_VERSIONS,
+  VERIFIED_KAFKA_VERSIONS,
+} from '../src/versions.ts';
 
 describe('Kafka versions', () => {
   it('defaults to a 4.x release', () => {
@@ -20,6 +28,33 @@ describe('Kafka versions', () => {
       'slf4j-reload4j',
       'reload4j',
     ]);
+  });
+});
+
+describe('the version matrix', () => {
+  it('runs one verified release per older line, never the default (the whole suite runs on that)', () => {
+    const lines = MATRIX_KAFKA_VERSIONS.map((version) => version.split('.').slice(0, 2).join('.'));
+    expect(new Set(lines).size).toBe(MATRIX_KAFKA_VERSIONS.length);
+    for (const version of MATRIX_KAFKA_VERSIONS) {
+      expect(VERIFIED_KAFKA_VERSIONS).toContain(version);
+      expect(version).not.toBe(DEFAULT_KAFKA_VERSION);
+      expect(() => kafkaLine(version)).not.toThrow();
+    }
+  });
+});
+
+describe('brokerFeatureGaps', () => {
+  it('says why 3.9 lacks KIP-848 consumer groups unless its early access is on, and regex ones always; 4.x lacks nothing', () => {
+    expect(Object.keys(brokerFeatureGaps('3.9.2'))).toEqual(['consumerGroupProtocol', 'consumerGroupRegex']);
+    expect(brokerFeatureGaps('3.9.2').consumerGroupProtocol).toMatch(
+      /^Kafka 3\.9\.2 serves KIP-848 consumer groups only as early access/,
+    );
+    expect(brokerFeatureGaps('3.9.2', { consumerProtocol: true })).toEqual({
+      consumerGroupRegex: expect.stringMatching(/^Kafka 3\.9\.2 speaks ConsumerGroupHeartbeat v0 only/),
+    });
+    expect(brokerFeatureGaps('4.0.2')).toEqual({});
+    expect(brokerFeatureGaps(DEFAULT_KAFKA_VERSION)).toEqual({});
+    expect(() => brokerFeatureGaps('3.8.0')).toThrow(KafkaVersionError);
   });
 });
 
