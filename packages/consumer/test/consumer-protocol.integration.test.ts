@@ -155,6 +155,29 @@ describe.skipIf(lacks.consumerGroupProtocol !== undefined)('KIP-848 consumer gro
     expect(a.assignment().length).toBe(2);
   });
 
+  it('a second member with the same group.instance.id fails with UNRELEASED_INSTANCE_ID; the first goes on', async () => {
+    const topic = await newTopic(2);
+    const group = groupId();
+    const first = consumer({ 'group.id': group, 'group.instance.id': 'twin', ...PROTOCOL });
+    first.subscribe([topic]);
+    await pollUntil([first], () => first.assignment().length === 2);
+    const second = consumer({ 'group.id': group, 'group.instance.id': 'twin', ...PROTOCOL });
+    second.subscribe([topic]);
+    let failure: unknown = null;
+    for (let attempt = 0; attempt < 50 && failure === null; attempt++) {
+      await Promise.all([
+        first.poll(100),
+        second.poll(100).catch((error: unknown) => {
+          failure = error;
+        }),
+      ]);
+    }
+    expect(failure).toBeInstanceOf(KafkaError);
+    expect(failure).toMatchObject({ errorName: 'UNRELEASED_INSTANCE_ID' });
+    await first.poll(100);
+    expect(first.assignment().length).toBe(2);
+  });
+
   it('a commit inside onPartitionsRevoked, during the reconciliation, succeeds with the member epoch', async () => {
     const topic = await newTopic(2);
     await fill(topic, [0, 1], 20);
