@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
  * pnpm kafka up [--brokers 1|3] [--security sasl,tls] [--version X] [--client-auth required] [--consumer-protocol]
+ *                [--dedicated-controller]
  * pnpm kafka status
  * pnpm kafka down
  * pnpm kafka fetch [--version X,Y] [--matrix]   resolve the jars into the cache (what CI does before the tests)
@@ -16,6 +17,7 @@ import { DEFAULT_KAFKA_VERSION, MATRIX_KAFKA_VERSIONS, VERIFIED_KAFKA_VERSIONS }
 const USAGE = `usage:
   pnpm kafka up [--brokers 1|3] [--security sasl,tls] [--version ${DEFAULT_KAFKA_VERSION}] [--client-auth none|required]
                 [--consumer-protocol]   (3.9: turn on its early-access KIP-848 consumer groups)
+                [--dedicated-controller]   (broker-only nodes and one controller-only node, id 100)
   pnpm kafka status
   pnpm kafka down
   pnpm kafka fetch [--version ${DEFAULT_KAFKA_VERSION}[,X...]] [--matrix]   (--matrix: also ${MATRIX_KAFKA_VERSIONS.join(', ')})
@@ -36,6 +38,11 @@ function describe(info: ClusterInfo): string {
     );
   }
   if (info.tls) lines.push(`  TLS CA file     ${info.tls.caFile}`);
+  if (info.controller) {
+    lines.push(
+      `  controller      node ${info.controller.nodeId}, 127.0.0.1:${info.controller.controllerPort} (KRaft only)`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -48,6 +55,7 @@ async function up(args: string[]): Promise<void> {
       version: { type: 'string', default: DEFAULT_KAFKA_VERSION },
       'client-auth': { type: 'string', default: 'none' },
       'consumer-protocol': { type: 'boolean', default: false },
+      'dedicated-controller': { type: 'boolean', default: false },
     },
   });
   const brokers = Number(values.brokers);
@@ -64,7 +72,8 @@ async function up(args: string[]): Promise<void> {
     throw new UsageError('--client-auth must be none or required');
 
   const existing = await readState();
-  if (existing?.nodes.some((node) => node.pid !== null && isHarnessBroker(node.pid, existing.root))) {
+  const existingNodes = [...(existing?.nodes ?? []), ...(existing?.controller ? [existing.controller] : [])];
+  if (existing && existingNodes.some((node) => node.pid !== null && isHarnessBroker(node.pid, existing.root))) {
     throw new UsageError(`a cluster is already up (see "pnpm kafka status"); run "pnpm kafka down" first`);
   }
   const cluster = await KafkaCluster.start({
@@ -73,6 +82,7 @@ async function up(args: string[]): Promise<void> {
     security: security as SecurityFeature[],
     clientAuth,
     consumerProtocol: values['consumer-protocol'],
+    dedicatedController: values['dedicated-controller'],
     tiedToProcess: false,
     log: (line) => console.error(line),
   });
@@ -105,6 +115,12 @@ async function status(): Promise<number> {
     }
     console.log(`  broker ${node.nodeId}: pid ${node.pid ?? '-'}, ${detail}`);
   }
+  if (info.controller) {
+    const { nodeId, pid } = info.controller;
+    const alive = pid !== null && isHarnessBroker(pid, info.root);
+    if (!alive) healthy = false;
+    console.log(`  controller ${nodeId}: pid ${pid ?? '-'}, ${alive ? 'running' : 'not running'}`);
+  }
   return healthy ? 0 : 1;
 }
 
@@ -116,7 +132,7 @@ async function down(): Promise<void> {
   }
   const pids = await stopDetached(info);
   await clearState();
-  console.log(`stopped ${pids.length} broker process(es) and removed ${info.root}`);
+  console.log(`stopped ${pids.length} Kafka process(es) and removed ${info.root}`);
 }
 
 async function fetch(args: string[]): Promise<void> {

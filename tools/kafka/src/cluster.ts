@@ -9,6 +9,7 @@ import {
   type ListenerName,
   listenersFor,
   type NodeLayout,
+  type NodeRole,
   renderLogConfig,
   renderServerProperties,
   type SaslUser,
@@ -26,11 +27,27 @@ export class KafkaHarnessError extends Error {
   override name = 'KafkaHarnessError';
 }
 
+/**
+ * Node id of the dedicated KRaft controller (`dedicatedController: true`). Far from the broker ids (1..3), so that
+ * it reads as what it is in logs, and the same whatever the broker count.
+ */
+export const DEDICATED_CONTROLLER_ID = 100;
+
 export interface StartOptions {
   /** Kafka version from Maven Central; default: the newest 4.x release. */
   readonly version?: string;
   /** 1 (one combined node) or 3 (three combined nodes forming the controller quorum). */
   readonly brokers?: 1 | 3;
+  /**
+   * true: the brokers are broker-only nodes (`process.roles=broker`, ids 1..brokers), and one more node, id
+   * DEDICATED_CONTROLLER_ID (100), is the whole KRaft quorum (`process.roles=controller`, a CONTROLLER listener
+   * only). Brokers can then all be down at once without the quorum going: the controller keeps fencing them,
+   * shrinking ISRs and electing leaders. The controller is never a target of kill, stopBroker or restart, and is
+   * not in nodeIds, bootstrap or Metadata; `controllerNodeId` and `info().controller` name it. brokerConfig applies
+   * to it too (a KRaft controller takes cluster defaults from its own config); nodeConfig only to brokers.
+   * Default false: every node is combined broker+controller.
+   */
+  readonly dedicatedController?: boolean;
   /**
    * Extra listeners: `sasl` adds SASL_PLAINTEXT, `tls` adds SSL, both add SASL_SSL too; `proxy` adds PROXIED, which
    * brokers advertise at the ports of `proxyRoutes()`, where the test runs a proxy.
@@ -71,16 +88,21 @@ export interface ClusterInfo {
   /** Test credentials accepted by PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (and the OAUTHBEARER sub claim). */
   readonly sasl: SaslUser | null;
   readonly tls: Omit<TlsMaterial, 'brokerKeystorePassword'> | null;
+  /** The brokers (combined broker+controller nodes, or broker-only ones with a dedicated controller). */
   readonly nodes: Array<{
     nodeId: number;
     dir: string;
-    controllerPort: number;
+    /** null on a broker-only node (dedicated controller). */
+    controllerPort: number | null;
     listenerPorts: NodeLayout['listenerPorts'];
     pid: number | null;
   }>;
+  /** The dedicated controller-only node; null (or absent, in older state files) when every node is combined. */
+  readonly controller?: { nodeId: number; dir: string; controllerPort: number; pid: number | null } | null;
 }
 
 interface NodeRuntime {
+  readonly role: NodeRole;
   readonly layout: NodeLayout;
   readonly propertiesFile: string;
   readonly logFile: string;
@@ -102,7 +124,7 @@ function commandLine(pid: number): string | null {
   }
 }
 
-/** True when `pid` is a broker JVM that this harness started for the cluster at `root`. */
+/** True when `pid` is a Kafka JVM (broker or dedicated controller) this harness started for the cluster at `root`. */
 export function isHarnessBroker(pid: number, root: string): boolean {
   return commandLine(pid)?.includes(`-Dsluice.cluster=${root} `) ?? false;
 }
@@ -177,7 +199,10 @@ export class KafkaCluster {
   readonly sasl: SaslUser | null;
   readonly tls: TlsMaterial | null;
   readonly #install: KafkaInstall;
+  /** The brokers, by node id. */
   readonly #nodes: Map<number, NodeRuntime>;
+  /** The dedicated controller-only node, if any. */
+  readonly #controller: NodeRuntime | null;
   readonly #tiedToProcess: boolean;
   readonly #startTimeoutMs: number;
   readonly #log: (line: string) => void;
@@ -192,6 +217,7 @@ export class KafkaCluster {
     tls: TlsMaterial | null;
     install: KafkaInstall;
     nodes: Map<number, NodeRuntime>;
+    controller: NodeRuntime | null;
     tiedToProcess: boolean;
     startTimeoutMs: number;
     log: (line: string) => void;
@@ -204,6 +230,7 @@ export class KafkaCluster {
     this.tls = init.tls;
     this.#install = init.install;
     this.#nodes = init.nodes;
+    this.#controller = init.controller;
     this.#tiedToProcess = init.tiedToProcess;
     this.#startTimeoutMs = init.startTimeoutMs;
     this.#log = init.log;
@@ -216,6 +243,7 @@ export class KafkaCluster {
     const brokerCount = options.brokers ?? 1;
     if (brokerCount !== 1 && brokerCount !== 3)
       throw new KafkaHarnessError(`brokers must be 1 or 3, not ${brokerCount}`);
+    const dedicated = options.dedicatedController ?? false;
     const security = new Set(options.security ?? []);
     for (const feature of security) {
       if (feature !== 'sasl' && feature !== 'tls' && feature !== 'proxy')
@@ -232,31 +260,41 @@ export class KafkaCluster {
       const listeners = listenersFor(security);
       const tls = security.has('tls') ? await createTlsMaterial(join(root, 'tls')) : null;
       const sasl: SaslUser | null = security.has('sasl') ? { username: 'alice', password: 'alice-secret' } : null;
-      // Per node: the controller's port, one per listener, and the proxy's port for PROXIED.
-      const perNode = listeners.length + 1 + (security.has('proxy') ? 1 : 0);
-      const ports = await freePorts(brokerCount * perNode);
+      // Per broker: the controller's port (combined nodes only), one per listener, and the proxy's port for
+      // PROXIED; a dedicated controller has one port, its CONTROLLER listener's, last.
+      const ownController = dedicated ? 0 : 1;
+      const perNode = listeners.length + ownController + (security.has('proxy') ? 1 : 0);
+      const ports = await freePorts(brokerCount * perNode + (dedicated ? 1 : 0));
       const layouts: NodeLayout[] = [];
       for (let index = 0; index < brokerCount; index++) {
         const base = index * perNode;
         const listenerPorts: Partial<Record<ListenerName, number>> = {};
         listeners.forEach((name, offset) => {
-          listenerPorts[name] = ports[base + 1 + offset]!;
+          listenerPorts[name] = ports[base + ownController + offset]!;
         });
         layouts.push({
           nodeId: index + 1,
           dir: join(root, `node-${index + 1}`),
-          controllerPort: ports[base]!,
+          controllerPort: dedicated ? null : ports[base]!,
           listenerPorts,
           ...(security.has('proxy') ? { advertisedPorts: { PROXIED: ports[base + perNode - 1]! } } : {}),
         });
       }
+      const controllerLayout: NodeLayout | null = dedicated
+        ? {
+            nodeId: DEDICATED_CONTROLLER_ID,
+            dir: join(root, `controller-${DEDICATED_CONTROLLER_ID}`),
+            controllerPort: ports[brokerCount * perNode]!,
+            listenerPorts: {},
+          }
+        : null;
+      const voters = controllerLayout ? [controllerLayout] : layouts;
 
       const logConfig = renderLogConfig(line);
       const logConfigFile = join(root, logConfig.fileName);
       await writeFile(logConfigFile, logConfig.text);
       const clusterId = randomClusterId();
-      const nodes = new Map<number, NodeRuntime>();
-      for (const layout of layouts) {
+      const prepare = async (layout: NodeLayout, role: NodeRole): Promise<NodeRuntime> => {
         await mkdir(join(layout.dir, 'data'), { recursive: true });
         const propertiesFile = join(layout.dir, 'server.properties');
         await writeFile(
@@ -264,24 +302,32 @@ export class KafkaCluster {
           renderServerProperties({
             line,
             node: layout,
-            voters: layouts,
+            role,
+            voters,
             brokerCount,
             ...(sasl ? { sasl } : {}),
             ...(tls ? { tls } : {}),
             clientAuth: options.clientAuth ?? 'none',
             consumerProtocol: options.consumerProtocol ?? false,
-            overrides: { ...options.brokerConfig, ...options.nodeConfig?.(layout.nodeId) },
+            overrides:
+              role === 'controller'
+                ? { ...options.brokerConfig }
+                : { ...options.brokerConfig, ...options.nodeConfig?.(layout.nodeId) },
           }),
         );
-        nodes.set(layout.nodeId, {
+        return {
+          role,
           layout,
           propertiesFile,
           logFile: join(layout.dir, 'server.log'),
           process: null,
           pid: null,
           exited: null,
-        });
-      }
+        };
+      };
+      const nodes = new Map<number, NodeRuntime>();
+      for (const layout of layouts) nodes.set(layout.nodeId, await prepare(layout, dedicated ? 'broker' : 'combined'));
+      const controller = controllerLayout ? await prepare(controllerLayout, 'controller') : null;
       const cluster = new KafkaCluster({
         version,
         root,
@@ -291,14 +337,21 @@ export class KafkaCluster {
         tls,
         install,
         nodes,
+        controller,
         tiedToProcess,
         startTimeoutMs: options.startTimeoutMs ?? 120_000,
         log,
       });
-      await Promise.all([...nodes.values()].map((node) => cluster.#format(node, sasl, logConfigFile)));
-      for (const node of nodes.values()) cluster.#spawn(node, logConfigFile);
+      // Every node is formatted, the controller too (static voters: no --standalone / --initial-controllers).
+      await Promise.all(cluster.#allNodes().map((node) => cluster.#format(node, sasl, logConfigFile)));
+      // The controller first: brokers register with it as soon as they are up.
+      for (const node of [...(controller ? [controller] : []), ...nodes.values()]) cluster.#spawn(node, logConfigFile);
       await cluster.#writeOwner();
-      log(`started ${brokerCount} Kafka ${version} node(s) in ${root}; waiting for Metadata to list them`);
+      log(
+        `started ${brokerCount} Kafka ${version} ${dedicated ? `broker(s) and controller ${DEDICATED_CONTROLLER_ID}` : 'node(s)'} in ${root}; waiting for Metadata to list them`,
+      );
+      // Brokers are listed in Metadata only once the controller has registered and unfenced them: that is the
+      // controller's readiness too (it is no broker and answers no Metadata).
       await cluster.waitForBrokers([...nodes.keys()]);
       return cluster;
     } catch (error) {
@@ -348,7 +401,8 @@ export class KafkaCluster {
       '-c',
       node.propertiesFile,
     ];
-    if (sasl) {
+    // SCRAM credentials are bootstrap metadata records, read by controllers; a broker-only node has no use for them.
+    if (sasl && node.role !== 'broker') {
       for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
         args.push('--add-scram', `${mechanism}=[name=${sasl.username},password=${sasl.password}]`);
       }
@@ -360,7 +414,7 @@ export class KafkaCluster {
       const output = `${failure.stdout ?? ''}${failure.stderr ?? ''}`.trim() || failure.message;
       // The output may echo the command line; the test password is no secret, but keep errors free of it anyway.
       throw new KafkaHarnessError(
-        `formatting node ${node.layout.nodeId} failed:\n${sasl ? output.replaceAll(sasl.password, '***') : output}`,
+        `formatting ${node.role === 'controller' ? 'controller' : 'node'} ${node.layout.nodeId} failed:\n${sasl ? output.replaceAll(sasl.password, '***') : output}`,
       );
     }
   }
@@ -389,26 +443,48 @@ export class KafkaCluster {
     });
   }
 
+  /** Brokers and the dedicated controller: every process of the cluster. */
+  #allNodes(): NodeRuntime[] {
+    return [...this.#nodes.values(), ...(this.#controller ? [this.#controller] : [])];
+  }
+
   async #writeOwner(): Promise<void> {
-    const pids = [...this.#nodes.values()].flatMap((node) => (node.pid === null ? [] : [node.pid]));
+    const pids = this.#allNodes().flatMap((node) => (node.pid === null ? [] : [node.pid]));
     await writeFile(
       join(this.root, OWNER_FILE),
       JSON.stringify({ pid: this.#tiedToProcess ? process.pid : null, nodes: pids }),
     );
   }
 
+  /** The brokers' node ids (never the dedicated controller's). */
   get nodeIds(): number[] {
     return [...this.#nodes.keys()];
+  }
+
+  /** Node id of the dedicated controller (DEDICATED_CONTROLLER_ID); null when every node is combined. */
+  get controllerNodeId(): number | null {
+    return this.#controller?.layout.nodeId ?? null;
   }
 
   brokerState(nodeId: number): BrokerState {
     return this.#node(nodeId).process ? 'running' : 'stopped';
   }
 
+  /** The dedicated controller's process state; throws when the cluster has none. */
+  controllerState(): BrokerState {
+    if (!this.#controller) throw new KafkaHarnessError('this cluster has no dedicated controller');
+    return this.#controller.process ? 'running' : 'stopped';
+  }
+
   #node(nodeId: number): NodeRuntime {
     const node = this.#nodes.get(nodeId);
-    if (!node) throw new KafkaHarnessError(`no broker with id ${nodeId} (have ${this.nodeIds.join(', ')})`);
-    return node;
+    if (node) return node;
+    if (this.#controller && nodeId === this.#controller.layout.nodeId) {
+      throw new KafkaHarnessError(
+        `node ${nodeId} is the dedicated KRaft controller, not a broker: kill, stopBroker, restart, brokerState and address take broker ids (${this.nodeIds.join(', ')})`,
+      );
+    }
+    throw new KafkaHarnessError(`no broker with id ${nodeId} (have ${this.nodeIds.join(', ')})`);
   }
 
   /** `host:port,...` of the brokers on one listener, as they advertise it (PROXIED: the proxy's ports). */
@@ -439,7 +515,9 @@ export class KafkaCluster {
     return { host: '127.0.0.1', port };
   }
 
+  /** A broker's log file, or the dedicated controller's (by its node id). */
   logFile(nodeId: number): string {
+    if (this.#controller && nodeId === this.#controller.layout.nodeId) return this.#controller.logFile;
     return this.#node(nodeId).logFile;
   }
 
@@ -467,6 +545,14 @@ export class KafkaCluster {
         listenerPorts: node.layout.listenerPorts,
         pid: node.pid,
       })),
+      controller: this.#controller
+        ? {
+            nodeId: this.#controller.layout.nodeId,
+            dir: this.#controller.layout.dir,
+            controllerPort: this.#controller.layout.controllerPort!,
+            pid: this.#controller.pid,
+          }
+        : null,
     };
   }
 
@@ -492,7 +578,13 @@ export class KafkaCluster {
     const deadline = Date.now() + timeoutMs;
     const expected = this.nodeIds.filter((id) => this.#node(id).process !== null);
     let lastProblem = 'no answer yet';
+    const controller = this.#controller;
     while (Date.now() < deadline) {
+      if (controller && !controller.process) {
+        throw new KafkaHarnessError(
+          `controller ${controller.layout.nodeId} is not running (it exited); its last log lines:\n${await tail(controller.logFile)}`,
+        );
+      }
       for (const id of nodeIds) {
         const node = this.#node(id);
         if (!node.process) {
@@ -520,6 +612,11 @@ export class KafkaCluster {
     const logs = await Promise.all(
       nodeIds.map(async (id) => `--- broker ${id} (${this.logFile(id)})\n${await tail(this.logFile(id))}`),
     );
+    if (controller) {
+      logs.push(
+        `--- controller ${controller.layout.nodeId} (${controller.logFile})\n${await tail(controller.logFile)}`,
+      );
+    }
     throw new KafkaHarnessError(
       `brokers [${nodeIds.join(', ')}] not ready within ${timeoutMs} ms (${lastProblem})\n${logs.join('\n')}`,
     );
@@ -557,6 +654,11 @@ export class KafkaCluster {
     const node = this.#node(nodeId);
     if (this.#stopped) throw new KafkaHarnessError('the cluster has been stopped');
     if (node.process) throw new KafkaHarnessError(`broker ${nodeId} is still running`);
+    if (this.#controller && !this.#controller.process) {
+      throw new KafkaHarnessError(
+        `controller ${this.#controller.layout.nodeId} is not running, so broker ${nodeId} could not register`,
+      );
+    }
     this.#spawn(node);
     await this.#writeOwner();
     return this.waitForBrokers([nodeId]);
@@ -576,35 +678,37 @@ export class KafkaCluster {
   }
 
   /**
-   * Ends every broker this cluster started (only those) and removes the cluster's folder.
-   * `graceful` sends SIGTERM first and waits up to `graceMs`; otherwise SIGKILL at once.
+   * Ends every broker (and the dedicated controller) this cluster started, only those, and removes the cluster's
+   * folder. `graceful` sends SIGTERM first and waits up to `graceMs`; otherwise SIGKILL at once.
    */
   async stop(options: { graceful?: boolean; graceMs?: number } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     const graceful = options.graceful ?? false;
-    await Promise.all(
-      [...this.#nodes.values()].map((node) =>
-        this.#signal(node, graceful ? 'SIGTERM' : 'SIGKILL', options.graceMs ?? 10_000),
-      ),
-    );
+    const end = (node: NodeRuntime) => this.#signal(node, graceful ? 'SIGTERM' : 'SIGKILL', options.graceMs ?? 10_000);
+    // Brokers first: their controlled shutdown asks the controller, which must still be there.
+    await Promise.all([...this.#nodes.values()].map(end));
+    if (this.#controller) await end(this.#controller);
     await rm(this.root, { recursive: true, force: true });
   }
 }
 
 /**
  * Stops a detached cluster described by its info (the CLI's `down`): signals only processes whose command
- * line names this cluster's folder, waits for them to exit, then removes the folder.
+ * line names this cluster's folder, waits for them to exit, then removes the folder. Brokers go first, then a
+ * dedicated controller (the brokers' controlled shutdown needs it).
  */
 export async function stopDetached(info: ClusterInfo, graceMs = 10_000): Promise<number[]> {
-  const pids = info.nodes.flatMap((node) =>
-    node.pid !== null && isHarnessBroker(node.pid, info.root) ? [node.pid] : [],
-  );
-  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  const harnessPids = (nodes: ReadonlyArray<{ pid: number | null }>) =>
+    nodes.flatMap((node) => (node.pid !== null && isHarnessBroker(node.pid, info.root) ? [node.pid] : []));
+  const phases = [harnessPids(info.nodes), harnessPids(info.controller ? [info.controller] : [])];
   const deadline = Date.now() + graceMs;
-  while (pids.some((pid) => isHarnessBroker(pid, info.root)) && Date.now() < deadline) await sleep(100);
-  for (const pid of pids) if (isHarnessBroker(pid, info.root)) process.kill(pid, 'SIGKILL');
-  while (pids.some((pid) => isHarnessBroker(pid, info.root))) await sleep(50);
+  for (const pids of phases) {
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    while (pids.some((pid) => isHarnessBroker(pid, info.root)) && Date.now() < deadline) await sleep(100);
+    for (const pid of pids) if (isHarnessBroker(pid, info.root)) process.kill(pid, 'SIGKILL');
+    while (pids.some((pid) => isHarnessBroker(pid, info.root))) await sleep(50);
+  }
   if (existsSync(info.root)) await rm(info.root, { recursive: true, force: true });
-  return pids;
+  return phases.flat();
 }

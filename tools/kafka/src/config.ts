@@ -18,11 +18,20 @@ export interface SaslUser {
   readonly password: string;
 }
 
+/**
+ * What a node of a harness cluster is (`process.roles`): `combined` is broker and controller in one (the default
+ * layout, every node a voter); with a dedicated controller, the brokers are `broker` only and one `controller`-only
+ * node is the whole KRaft quorum.
+ */
+export type NodeRole = 'combined' | 'broker' | 'controller';
+
 export interface NodeLayout {
   readonly nodeId: number;
   /** Folder of this node: server.properties, its log, and data/ (log.dirs). */
   readonly dir: string;
-  readonly controllerPort: number;
+  /** Port of the CONTROLLER listener; null on a broker-only node, which has none. */
+  readonly controllerPort: number | null;
+  /** The client listeners' ports; empty on a controller-only node. */
   readonly listenerPorts: Readonly<Partial<Record<ListenerName, number>>>;
   /** Where a listener is advertised when that is not its own port (PROXIED: the proxy's port). */
   readonly advertisedPorts?: Readonly<Partial<Record<ListenerName, number>>>;
@@ -41,7 +50,11 @@ export function listenersFor(security: ReadonlySet<SecurityFeature>): ListenerNa
 export interface ServerConfigInput {
   readonly line: KafkaLine;
   readonly node: NodeLayout;
+  /** `combined` (default), `broker` (broker only) or `controller` (controller only). */
+  readonly role?: NodeRole;
+  /** The KRaft controller quorum (static voters): every node when combined, else the dedicated controller. */
   readonly voters: readonly NodeLayout[];
+  /** How many brokers the cluster has (internal topics' replication factors). */
   readonly brokerCount: number;
   readonly sasl?: SaslUser;
   readonly tls?: TlsMaterial;
@@ -69,33 +82,62 @@ function jaasConfig(mechanism: SaslMechanism, user: SaslUser): string {
   return `${module} required;`;
 }
 
-/** Renders one node's server.properties (KRaft, combined broker+controller). */
+const PROCESS_ROLES: Record<NodeRole, string> = {
+  combined: 'broker,controller',
+  broker: 'broker',
+  controller: 'controller',
+};
+
+/**
+ * Renders one node's server.properties (KRaft with static voters): a combined broker+controller node, a broker-only
+ * node, or a controller-only node. A controller-only node listens on CONTROLLER alone and advertises nothing
+ * (Kafka refuses advertised.listeners and non-controller listeners there); it still gets the cluster-wide settings
+ * and the overrides, since the controller applies its own static config as the cluster's defaults (partitions and
+ * replication factor of CreateTopics without them, unclean.leader.election.enable, min.insync.replicas for ELR,
+ * broker.session.timeout.ms for fencing).
+ */
 export function renderServerProperties(input: ServerConfigInput): string {
   const { node, voters, brokerCount, line } = input;
+  const role = input.role ?? 'combined';
   const replication = Math.min(3, brokerCount);
   const minIsr = replication > 1 ? 2 : 1;
-  const listenerNames = Object.keys(node.listenerPorts) as ListenerName[];
+  const listenerNames = role === 'controller' ? [] : (Object.keys(node.listenerPorts) as ListenerName[]);
+  if (role !== 'broker' && node.controllerPort === null)
+    throw new Error(`node ${node.nodeId} (${role}) needs a controller port`);
+  if (role !== 'controller' && !listenerNames.includes('PLAINTEXT'))
+    throw new Error(`node ${node.nodeId} (${role}) needs a PLAINTEXT listener`);
   const properties = new Map<string, string>();
   const set = (key: string, value: string | number | boolean) => properties.set(key, String(value));
 
-  set('process.roles', 'broker,controller');
+  set('process.roles', PROCESS_ROLES[role]);
   set('node.id', node.nodeId);
-  set('controller.quorum.voters', voters.map((voter) => `${voter.nodeId}@127.0.0.1:${voter.controllerPort}`).join(','));
+  set(
+    'controller.quorum.voters',
+    voters
+      .map((voter) => {
+        if (voter.controllerPort === null) throw new Error(`voter ${voter.nodeId} has no controller port`);
+        return `${voter.nodeId}@127.0.0.1:${voter.controllerPort}`;
+      })
+      .join(','),
+  );
   set(
     'listeners',
     [
       ...listenerNames.map((name) => `${name}://127.0.0.1:${node.listenerPorts[name]}`),
-      `CONTROLLER://127.0.0.1:${node.controllerPort}`,
+      ...(role === 'broker' ? [] : [`CONTROLLER://127.0.0.1:${node.controllerPort}`]),
     ].join(','),
   );
-  set(
-    'advertised.listeners',
-    listenerNames
-      .map((name) => `${name}://127.0.0.1:${node.advertisedPorts?.[name] ?? node.listenerPorts[name]}`)
-      .join(','),
-  );
+  if (role !== 'controller') {
+    set(
+      'advertised.listeners',
+      listenerNames
+        .map((name) => `${name}://127.0.0.1:${node.advertisedPorts?.[name] ?? node.listenerPorts[name]}`)
+        .join(','),
+    );
+  }
+  // A broker-only node needs the name too: it tells which listener of the voters' addresses to speak to.
   set('controller.listener.names', 'CONTROLLER');
-  set('inter.broker.listener.name', 'PLAINTEXT');
+  if (role !== 'controller') set('inter.broker.listener.name', 'PLAINTEXT');
   set(
     'listener.security.protocol.map',
     'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,PROXIED:PLAINTEXT',

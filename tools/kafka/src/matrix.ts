@@ -31,8 +31,9 @@ export const MATRIX_TEST_FILES: readonly string[] = [
   // and 4.0, v18 on 4.2.
   'packages/fetch/test/fetch-session.integration.test.ts',
   // KIP-848 consumer groups (ConsumerGroupHeartbeat v1 on 4.x; v0, the broker giving the member id, on 3.9's early
-  // access), OffsetCommit with member epochs, mixed groups with Kafka's Java consumer and classic members. Being
-  // written: tolerated when absent. Skipped where the broker lacks the protocol (3.9 unless --consumer-protocol).
+  // access), OffsetCommit with member epochs, mixed groups with Kafka's Java consumer (of the same version) and
+  // classic members. Skipped where the broker lacks the protocol (3.9 unless --consumer-protocol), except the test
+  // that says so: GroupProtocolUnsupportedError naming group.protocol.
   'packages/consumer/test/consumer-protocol.integration.test.ts',
 ];
 

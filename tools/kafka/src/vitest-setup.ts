@@ -60,6 +60,7 @@ export function externalCluster(bootstrap: string, env: NodeJS.ProcessEnv = proc
     sasl: null,
     tls: null,
     nodes: [],
+    controller: null,
   };
 }
 

@@ -40,6 +40,9 @@ describe('renderServerProperties', () => {
     const properties = parse(renderServerProperties({ line: '4.x', node: nodes[1]!, voters: nodes, brokerCount: 3 }));
     expect(properties.get('process.roles')).toBe('broker,controller');
     expect(properties.get('node.id')).toBe('2');
+    expect(
+      renderServerProperties({ line: '4.x', node: nodes[1]!, role: 'combined', voters: nodes, brokerCount: 3 }),
+    ).toBe(renderServerProperties({ line: '4.x', node: nodes[1]!, voters: nodes, brokerCount: 3 }));
     expect(properties.get('controller.quorum.voters')).toBe('1@127.0.0.1:9001,2@127.0.0.1:9002,3@127.0.0.1:9003');
     expect(properties.get('listeners')).toBe(
       'PLAINTEXT://127.0.0.1:9102,SASL_PLAINTEXT://127.0.0.1:9202,SSL://127.0.0.1:9302,SASL_SSL://127.0.0.1:9402,CONTROLLER://127.0.0.1:9002',
@@ -112,6 +115,100 @@ describe('renderServerProperties', () => {
     expect(render('3.9').has('group.coordinator.rebalance.protocols')).toBe(false);
     expect(render('3.9', true).get('group.coordinator.rebalance.protocols')).toBe('classic,consumer');
     expect(render('4.x', true).has('group.coordinator.rebalance.protocols')).toBe(false);
+  });
+
+  describe('with a dedicated controller', () => {
+    const controller: NodeLayout = {
+      nodeId: 100,
+      dir: '/tmp/cluster/controller-100',
+      controllerPort: 9100,
+      listenerPorts: {},
+    };
+    const broker = (nodeId: number): NodeLayout => ({
+      nodeId,
+      dir: `/tmp/cluster/node-${nodeId}`,
+      controllerPort: null,
+      listenerPorts: { PLAINTEXT: 9110 + nodeId, SASL_PLAINTEXT: 9120 + nodeId },
+    });
+    const sasl = { username: 'alice', password: 'alice-secret' };
+
+    for (const line of ['3.9', '4.x'] as const) {
+      it(`makes a controller-only node that listens on CONTROLLER alone and is the only voter (${line})`, () => {
+        const properties = parse(
+          renderServerProperties({
+            line,
+            node: controller,
+            role: 'controller',
+            voters: [controller],
+            brokerCount: 3,
+            sasl,
+            overrides: { 'unclean.leader.election.enable': true },
+          }),
+        );
+        expect(properties.get('process.roles')).toBe('controller');
+        expect(properties.get('node.id')).toBe('100');
+        expect(properties.get('controller.quorum.voters')).toBe('100@127.0.0.1:9100');
+        expect(properties.get('listeners')).toBe('CONTROLLER://127.0.0.1:9100');
+        expect(properties.get('controller.listener.names')).toBe('CONTROLLER');
+        expect(properties.get('listener.security.protocol.map')).toContain('CONTROLLER:PLAINTEXT');
+        // Kafka refuses these on a controller-only node.
+        expect(properties.has('advertised.listeners')).toBe(false);
+        expect(properties.has('inter.broker.listener.name')).toBe(false);
+        // No client listeners, so no SASL or TLS settings for them.
+        expect(properties.has('sasl.enabled.mechanisms')).toBe(false);
+        expect([...properties.keys()].some((key) => key.startsWith('listener.name.'))).toBe(false);
+        expect(properties.get('log.dirs')).toBe('/tmp/cluster/controller-100/data');
+        // The cluster defaults the controller applies itself: fencing, partitions, overrides.
+        expect(properties.get('broker.session.timeout.ms')).toBe('9000');
+        expect(properties.get('num.partitions')).toBe('1');
+        expect(properties.get('unclean.leader.election.enable')).toBe('true');
+      });
+
+      it(`makes a broker-only node with no CONTROLLER listener that names the controller as voter (${line})`, () => {
+        const properties = parse(
+          renderServerProperties({ line, node: broker(2), role: 'broker', voters: [controller], brokerCount: 3, sasl }),
+        );
+        expect(properties.get('process.roles')).toBe('broker');
+        expect(properties.get('node.id')).toBe('2');
+        expect(properties.get('controller.quorum.voters')).toBe('100@127.0.0.1:9100');
+        expect(properties.get('listeners')).toBe('PLAINTEXT://127.0.0.1:9112,SASL_PLAINTEXT://127.0.0.1:9122');
+        expect(properties.get('advertised.listeners')).toBe(
+          'PLAINTEXT://127.0.0.1:9112,SASL_PLAINTEXT://127.0.0.1:9122',
+        );
+        expect(properties.get('controller.listener.names')).toBe('CONTROLLER');
+        expect(properties.get('listener.security.protocol.map')).toContain('CONTROLLER:PLAINTEXT');
+        expect(properties.get('inter.broker.listener.name')).toBe('PLAINTEXT');
+        expect(properties.get('offsets.topic.replication.factor')).toBe('3');
+        expect(properties.get('listener.name.sasl_plaintext.plain.sasl.jaas.config')).toContain('user_alice=');
+      });
+    }
+
+    it('refuses a layout that does not fit the role', () => {
+      expect(() =>
+        renderServerProperties({
+          line: '4.x',
+          node: broker(1),
+          role: 'combined',
+          voters: [controller],
+          brokerCount: 1,
+        }),
+      ).toThrow(/needs a controller port/);
+      expect(() =>
+        renderServerProperties({
+          line: '4.x',
+          node: broker(1),
+          role: 'controller',
+          voters: [controller],
+          brokerCount: 1,
+        }),
+      ).toThrow(/needs a controller port/);
+      expect(() =>
+        renderServerProperties({ line: '4.x', node: controller, role: 'broker', voters: [controller], brokerCount: 1 }),
+      ).toThrow(/needs a PLAINTEXT listener/);
+      expect(() =>
+        renderServerProperties({ line: '4.x', node: broker(1), role: 'broker', voters: [broker(2)], brokerCount: 1 }),
+      ).toThrow(/voter 2 has no controller port/);
+    });
   });
 
   it('applies overrides last', () => {

@@ -38,8 +38,8 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boo
 }
 
 describe('harness lifecycle', () => {
-  it('brokers end, and their folder goes, when the starting process is SIGKILLed', async () => {
-    const child = spawn(process.execPath, [STARTER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  async function startKillAndWatch(args: string[], nodes: number): Promise<void> {
+    const child = spawn(process.execPath, [STARTER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     const started = await new Promise<{ root: string; pids: number[] }>((resolve, reject) => {
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => {
@@ -49,13 +49,22 @@ describe('harness lifecycle', () => {
       });
       child.once('exit', (code) => reject(new Error(`starter exited with ${code} before the cluster was up`)));
     });
-    expect(started.pids).toHaveLength(1);
-    expect(isHarnessBroker(started.pids[0]!, started.root)).toBe(true);
+    expect(started.pids).toHaveLength(nodes);
+    for (const pid of started.pids) expect(isHarnessBroker(pid, started.root)).toBe(true);
 
     child.kill('SIGKILL');
     const brokersGone = await waitFor(() => started.pids.every((pid) => !isHarnessBroker(pid, started.root)), 30_000);
     expect(brokersGone).toBe(true);
     expect(await waitFor(() => !existsSync(started.root), 10_000)).toBe(true);
+  }
+
+  it('brokers end, and their folder goes, when the starting process is SIGKILLed', async () => {
+    await startKillAndWatch([], 1);
+  });
+
+  // Every node deletes the same folder as it goes: none may trip over another's deletions and stay up.
+  it('a dedicated controller ends with its broker when the starting process is SIGKILLed', async () => {
+    await startKillAndWatch(['--dedicated-controller'], 2);
   });
 
   it('fails a broker that exits while starting with its last log lines, and leaves nothing behind', async () => {
