@@ -7,11 +7,20 @@ export { KafkaError } from '@sluice/net';
 export {
   CommitFailedError,
   type CommittedOffset,
+  LOG_TRUNCATION_WARNING,
+  LogTruncationError,
+  LogTruncationWarning,
   type OffsetAndTimestamp,
   RebalanceInProgressError,
   RetriableCommitFailedError,
 } from '@sluice/offsets';
-export { IllegalStateError, TimeoutError, type TopicPartition } from '@sluice/runtime';
+export {
+  type FetchPosition,
+  IllegalStateError,
+  type LogTruncation,
+  TimeoutError,
+  type TopicPartition,
+} from '@sluice/runtime';
 export {
   ConfigError,
   type ConsumerConfig,

@@ -23,12 +23,14 @@ import {
   type CommittedOffset,
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
+  LogTruncationError,
   type OffsetAndTimestamp,
   type OffsetToCommit,
 } from '@sluice/offsets';
 import {
   describePartition,
   IllegalStateError,
+  type LogTruncation,
   TimeoutError,
   type TopicMetadata,
   type TopicPartition,
@@ -662,14 +664,21 @@ export class KafkaConsumer<Key = Uint8Array | null, Value = Uint8Array | null> {
     }
     const noOffset: TopicPartition[] = [];
     const outOfRange: Array<TopicPartition & { offset: bigint }> = [];
+    const truncated: LogTruncation[] = [];
     const wanted = only === undefined ? null : new TopicPartitionSet(only);
     for (const state of this.#runtime.subscriptions.partitions()) {
+      // KIP-320 under auto.offset.reset=none: stopped until the application seeks.
+      if (state.fetchState === 'awaiting-validation' && state.truncation !== null) {
+        if (wanted === null || wanted.has(state.tp)) truncated.push(state.truncation);
+        continue;
+      }
       if (state.fetchState !== 'awaiting-reset' || state.resetStrategy !== 'none') continue;
       if (wanted !== null && !wanted.has(state.tp)) continue;
       if (state.resetReason?.kind === 'out-of-range')
         outOfRange.push({ ...state.tp, offset: state.resetReason.offset });
       else noOffset.push(state.tp);
     }
+    if (truncated.length > 0) throw new LogTruncationError(truncated);
     if (outOfRange.length > 0) throw new OffsetOutOfRangeError(outOfRange);
     if (noOffset.length > 0) throw new NoOffsetForPartitionError(noOffset);
   }

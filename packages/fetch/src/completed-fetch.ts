@@ -73,6 +73,8 @@ export interface CompletedFetchOptions {
   /** The partition's version in the SubscriptionState when the Fetch was built. */
   readonly version: number;
   readonly fetchOffset: bigint;
+  /** The leader epoch of the batch before `fetchOffset` (the Fetch's `lastFetchedEpoch`); default -1. */
+  readonly fetchEpoch?: number;
   readonly records: Uint8Array | null;
   readonly isolationLevel: 'read_uncommitted' | 'read_committed';
   readonly abortedTransactions: readonly AbortedTransactionRange[] | null;
@@ -88,6 +90,11 @@ export class CompletedFetch {
   readonly fetchOffset: bigint;
   /** Where the next fetch of the partition starts. */
   readonly nextOffset: bigint;
+  /**
+   * The leader epoch of the last batch before `nextOffset`, skipped ones included (-1 for legacy batches): the
+   * next Fetch's `lastFetchedEpoch` (KIP-320), and the position's epoch once everything is handed out.
+   */
+  readonly nextEpoch: number;
   /** Bytes of the records section, plus decompressed output as it is produced. */
   bytes: number;
   /** The offset after the last record handed out, and its batch's leader epoch; null before the first. */
@@ -116,6 +123,7 @@ export class CompletedFetch {
     this.bytes = bytes === null ? 0 : bytes.length;
     this.#slots = [];
     let nextOffset = options.fetchOffset;
+    let nextEpoch = options.fetchEpoch ?? -1;
     if (bytes !== null && bytes.length > 0) {
       const { batches, failure } = decodeRecords(bytes, { checkCrcs: options.checkCrcs, onCorrupt: 'stop' });
       if (failure !== undefined) {
@@ -130,6 +138,7 @@ export class CompletedFetch {
       for (const batch of batches) {
         if (batch.nextOffset <= options.fetchOffset) continue;
         nextOffset = batch.nextOffset;
+        nextEpoch = batch instanceof RecordBatch ? batch.partitionLeaderEpoch : -1;
         if (batch instanceof RecordBatch) {
           if (aborted?.skip(batch)) continue;
           if (batch.isControl) continue;
@@ -156,6 +165,7 @@ export class CompletedFetch {
       }
     }
     this.nextOffset = nextOffset;
+    this.nextEpoch = nextEpoch;
   }
 
   /** Whether the fetch carried nothing: no record to hand out, no offset to move past, and no error. */

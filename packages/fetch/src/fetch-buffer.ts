@@ -22,7 +22,7 @@
  * - `bufferedBytes` counts, for every response not yet released, its records sections and the decompressed output
  *   of its batches; the fetch manager sends no Fetch while it is at `maxBytes` or more.
  */
-import type { SubscriptionState, TopicPartition } from '@sluice/runtime';
+import type { FetchPosition, SubscriptionState, TopicPartition } from '@sluice/runtime';
 import { TopicPartitionMap } from '@sluice/runtime';
 import type { CompletedFetch } from './completed-fetch.ts';
 import type { DeserializableRecord } from './fetched-record.ts';
@@ -129,9 +129,19 @@ export class FetchBuffer {
 
   /** Where the next fetch of the partition starts when something is buffered for this version, else null. */
   nextFetchOffset(tp: TopicPartition, version: number): bigint | null {
+    return this.nextFetchPosition(tp, version)?.offset ?? null;
+  }
+
+  /**
+   * Where the next fetch of the partition starts, with the leader epoch of the last buffered batch before it (its
+   * `lastFetchedEpoch`), when something is buffered for this version; else null.
+   */
+  nextFetchPosition(tp: TopicPartition, version: number): FetchPosition | null {
     const queue = this.#queues.get(tp);
     const last = queue?.[queue.length - 1];
-    return last !== undefined && last.fetch.version === version ? last.fetch.nextOffset : null;
+    return last !== undefined && last.fetch.version === version
+      ? { offset: last.fetch.nextOffset, leaderEpoch: last.fetch.nextEpoch }
+      : null;
   }
 
   /** Bytes buffered for the partition (for tests and metrics). */
@@ -209,10 +219,14 @@ export class FetchBuffer {
           leaderEpoch = fetch.takenEpoch;
         }
         if (result !== 'done') break;
-        // The whole fetch is handed out: batches after its last record (markers, aborted data) count as read.
+        // The whole fetch is handed out: batches after its last record (markers, aborted data) count as read, and
+        // the position takes the epoch of the last of them.
         queue.shift();
         this.#finish(lease);
-        if (fetch.nextOffset > (offset ?? -1n)) offset = fetch.nextOffset;
+        if (fetch.nextOffset > (offset ?? -1n)) {
+          offset = fetch.nextOffset;
+          leaderEpoch = fetch.nextEpoch;
+        }
       }
       if (queue.length === 0) this.#queues.delete(tp);
       if (offset !== null && offset > (state.position?.offset ?? -1n)) {

@@ -21,6 +21,13 @@
  *   Kafka's consumer does; within a session the broker rotates them itself.
  * - Every Fetch remembers the version of each partition it asked for; an answer for a partition sought, reset or
  *   reassigned since is dropped.
+ * - KIP-320: each partition is named with the leader epoch the metadata gives (`currentLeaderEpoch`, which fences a
+ *   stale leader) and, from Fetch v12, with the epoch of the last batch before its fetch offset (`lastFetchedEpoch`:
+ *   the position's, or that of the last buffered batch), so the leader checks that its log still holds what was
+ *   read. An answer naming a diverging epoch is a truncation candidate: at the position, the answer is what
+ *   OffsetForLeaderEpoch would say, and the partition awaits validation with it (the offsets manager decides, no
+ *   request needed); past buffered data, the buffered data is dropped and the position is validated with a request.
+ *   From a preferred read replica it only sends the partition back to its leader, as any error from a replica.
  * - OFFSET_OUT_OF_RANGE at the position makes the partition wait for a reset (SubscriptionState); errors that fresh
  *   metadata or time fixes (the leader moved, an unknown topic id, a lost connection) ask for a metadata update and
  *   fetch again after `retry.backoff.ms`; errors no retry fixes (authorization) go to the application (`onError`,
@@ -98,6 +105,10 @@ interface Asked {
   readonly tp: TopicPartition;
   readonly version: number;
   readonly fetchOffset: bigint;
+  /** The `lastFetchedEpoch` sent: the leader epoch of the batch before `fetchOffset`. */
+  readonly fetchEpoch: number;
+  /** The `currentLeaderEpoch` sent. */
+  readonly currentLeaderEpoch: number;
   /** Whether the Fetch started at the position (not past buffered data). */
   readonly atPosition: boolean;
 }
@@ -227,17 +238,24 @@ export class FetchManager implements RequestManager {
         // After a leader move, the old leader's answer may still be on its way: one Fetch per partition at a time.
         if (this.#inFlight.has(tp)) continue;
         const cursor = this.#cursors.get(tp)!;
-        const buffered = this.#buffer.nextFetchOffset(tp, state.version);
-        const fetchOffset = buffered ?? state.position.offset;
+        const buffered = this.#buffer.nextFetchPosition(tp, state.version);
+        const from = buffered ?? state.position;
         partitions.push({
           tp,
           topicId: cursor.topicId,
-          fetchOffset,
+          fetchOffset: from.offset,
           currentLeaderEpoch: cursor.leaderEpoch,
-          lastFetchedEpoch: -1,
+          lastFetchedEpoch: from.leaderEpoch,
           maxBytes: this.#options.maxPartitionFetchBytes,
         });
-        asked.set(tp, { tp, version: state.version, fetchOffset, atPosition: buffered === null });
+        asked.set(tp, {
+          tp,
+          version: state.version,
+          fetchOffset: from.offset,
+          fetchEpoch: from.leaderEpoch,
+          currentLeaderEpoch: cursor.leaderEpoch,
+          atPosition: buffered === null,
+        });
       }
       if (partitions.length === 0) continue;
       source.inFlight = true;
@@ -358,7 +376,8 @@ export class FetchManager implements RequestManager {
             partition: partition.tp.partition,
             currentLeaderEpoch: partition.currentLeaderEpoch,
             fetchOffset: partition.fetchOffset,
-            lastFetchedEpoch: partition.lastFetchedEpoch,
+            // Fetch v12+ (KIP-595's field, which KIP-320's truncation check reuses); -1 below.
+            lastFetchedEpoch: version >= 12 ? partition.lastFetchedEpoch : -1,
             logStartOffset: -1n,
             partitionMaxBytes: partition.maxBytes,
             replicaDirectoryId: ZERO_UUID,
@@ -466,6 +485,21 @@ export class FetchManager implements RequestManager {
     // Any error from a preferred read replica (not the leader, out of range, not available yet): back to the leader,
     // which decides (KIP-392).
     if (code !== 0 && this.#leaveReplica(entry.tp, answeredBy)) return false;
+    const diverged = code === 0 && data.divergingEpoch.epoch >= 0;
+    if (diverged && this.#leaveReplica(entry.tp, answeredBy)) return false;
+    if (diverged) {
+      // KIP-320: the leader's log does not hold the fetched epoch up to the fetch offset.
+      const divergingEpoch = { leaderEpoch: data.divergingEpoch.epoch, endOffset: data.divergingEpoch.endOffset };
+      this.#subscriptions.requestValidation(
+        entry.tp,
+        entry.version,
+        // At the position the answer settles it; past buffered data, the position itself must be asked about.
+        entry.atPosition
+          ? { divergingEpoch, currentLeaderEpoch: entry.currentLeaderEpoch }
+          : { currentLeaderEpoch: entry.currentLeaderEpoch },
+      );
+      return false;
+    }
     if (code === 0 && data.preferredReadReplica >= 0 && data.preferredReadReplica !== answeredBy) {
       this.#preferred.set(entry.tp, { nodeId: data.preferredReadReplica, until: now + options.metadataMaxAgeMs });
       this.#preferredChanges++;
@@ -499,6 +533,7 @@ export class FetchManager implements RequestManager {
         tp: entry.tp,
         version: entry.version,
         fetchOffset: entry.fetchOffset,
+        fetchEpoch: entry.fetchEpoch,
         records: data.records,
         isolationLevel: options.isolationLevel,
         abortedTransactions: data.abortedTransactions,

@@ -578,3 +578,109 @@ describe('FetchManager: fetching from a preferred read replica (KIP-392)', () =>
     expect(asked(onlyFetch(aged.manager, 1_010, 1))).toEqual(['orders-0@10']);
   });
 });
+
+describe('FetchManager: truncation detection (KIP-320)', () => {
+  /** What the built Fetch says of each partition, as `topic-partition@offset/lastFetchedEpoch/currentLeaderEpoch`. */
+  const epochs = (request: Fetch, fetchVersion = VERSION) =>
+    request
+      .build(fetchVersion)
+      .topics.flatMap((topic) =>
+        topic.partitions.map(
+          (partition) =>
+            `${topic.topic || (topic.topicId === TOPIC_IDS.get('orders') ? 'orders' : 'payments')}-${partition.partition}@${partition.fetchOffset}/${partition.lastFetchedEpoch}/${partition.currentLeaderEpoch}`,
+        ),
+      );
+
+  it('names each partition with the epoch of the batch before its fetch offset and the leader epoch of the metadata', async () => {
+    const { manager, subscriptions, buffer } = setup();
+    subscriptions.assignFromUser([orders0, payments0]);
+    subscriptions.seek(orders0, 10n, 3);
+    subscriptions.seek(payments0, 0n);
+    const first = onlyFetch(manager, 0, 1);
+    expect(epochs(first)).toEqual(['orders-0@10/3/5', 'payments-0@0/-1/5']);
+    // Below Fetch v12 the field does not exist: -1, whatever the position says.
+    expect(epochs(first, 11)).toEqual(['orders-0@10/-1/5', 'payments-0@0/-1/5']);
+    // Past buffered data: the epoch of the last buffered batch, a control batch after the records included.
+    await answer(first, 10, [
+      {
+        tp: orders0,
+        records: concat(
+          batch(10n, 2, { partitionLeaderEpoch: 4 }),
+          marker(12n, 7n, 'commit', { partitionLeaderEpoch: 7 }),
+        ),
+      },
+      { tp: payments0, records: batch(0n, 3, { partitionLeaderEpoch: 6 }) },
+    ]);
+    expect(buffer.nextFetchPosition(orders0, version(subscriptions, orders0))).toEqual({ offset: 13n, leaderEpoch: 7 });
+    expect(epochs(onlyFetch(manager, 10, 1)).sort()).toEqual(['orders-0@13/7/5', 'payments-0@3/6/5']);
+  });
+
+  it('gives the position the epoch of the last record handed out, then of the last batch once a fetch is drained', async () => {
+    const { manager, subscriptions, buffer } = setup();
+    assign(subscriptions, [[orders0, 10n]]);
+    await answer(onlyFetch(manager, 0, 1), 10, [
+      {
+        tp: orders0,
+        records: concat(
+          batch(10n, 2, { partitionLeaderEpoch: 4 }),
+          batch(12n, 2, { partitionLeaderEpoch: 6 }),
+          marker(14n, 7n, 'commit', { partitionLeaderEpoch: 7 }),
+        ),
+      },
+    ]);
+    expect(described(buffer.collect(subscriptions, 1))).toEqual(['orders-0@10']);
+    expect(subscriptions.position(orders0)).toEqual({ offset: 11n, leaderEpoch: 4 });
+    expect(described(buffer.collect(subscriptions, 2))).toEqual(['orders-0@11', 'orders-0@12']);
+    expect(subscriptions.position(orders0)).toEqual({ offset: 13n, leaderEpoch: 6 });
+    expect(described(buffer.collect(subscriptions, 5))).toEqual(['orders-0@13']);
+    // The marker after the last record is read past: its epoch becomes the position's.
+    expect(subscriptions.position(orders0)).toEqual({ offset: 15n, leaderEpoch: 7 });
+  });
+
+  it('hands a diverging epoch at the position over for validation, with the leader epoch the Fetch carried', async () => {
+    const { manager, subscriptions, buffer, onError } = setup();
+    subscriptions.assignFromUser([orders0]);
+    subscriptions.seek(orders0, 120n, 4);
+    const before = version(subscriptions, orders0);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, divergingEpoch: { epoch: 3, endOffset: 100n } }]);
+    const state = subscriptions.partition(orders0)!;
+    expect(state.fetchState).toBe('awaiting-validation');
+    expect(state.version).not.toBe(before);
+    expect(state.divergingEpoch).toEqual({ leaderEpoch: 3, endOffset: 100n });
+    expect(state.currentLeaderEpoch).toBe(5);
+    expect(state.position).toEqual({ offset: 120n, leaderEpoch: 4 });
+    expect(buffer.collect(subscriptions, 10)).toEqual([]);
+    expect(onError).not.toHaveBeenCalled();
+    // Not fetched while it awaits validation.
+    expect(fetches(manager, 20)).toEqual([]);
+    // Once valid again (here: moved to the divergent offset), it is fetched from there.
+    expect(subscriptions.completeValidation(orders0, state.version, state.divergingEpoch, 5).kind).toBe('moved');
+    expect(epochs(onlyFetch(manager, 30, 1))).toEqual(['orders-0@100/3/5']);
+  });
+
+  it('drops the buffered data on a diverging epoch past it, and has the position validated by request', async () => {
+    const { manager, subscriptions, buffer } = setup();
+    subscriptions.assignFromUser([orders0]);
+    subscriptions.seek(orders0, 10n, 5);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, records: batch(10n, 5) }]);
+    await answer(onlyFetch(manager, 10, 1), 20, [{ tp: orders0, divergingEpoch: { epoch: 4, endOffset: 12n } }]);
+    const state = subscriptions.partition(orders0)!;
+    expect(state.fetchState).toBe('awaiting-validation');
+    // The answer was about the end of the buffered data, not the position: OffsetForLeaderEpoch decides.
+    expect(state.divergingEpoch).toBeNull();
+    expect(state.position).toEqual({ offset: 10n, leaderEpoch: 5 });
+    expect(buffer.collect(subscriptions, 10)).toEqual([]);
+    buffer.retain(subscriptions);
+    expect(buffer.bufferedBytesOf(orders0)).toBe(0);
+  });
+
+  it('sends a partition back to its leader on a diverging epoch from a preferred read replica, without validation', async () => {
+    const { manager, subscriptions } = setup({ clientRack: 'rack-b' });
+    subscriptions.assignFromUser([orders0]);
+    subscriptions.seek(orders0, 10n, 5);
+    await answer(onlyFetch(manager, 0, 1), 10, [{ tp: orders0, preferredReadReplica: 2 }]);
+    await answer(onlyFetch(manager, 10, 2), 20, [{ tp: orders0, divergingEpoch: { epoch: 5, endOffset: 8n } }]);
+    expect(subscriptions.partition(orders0)?.fetchState).toBe('fetching');
+    expect(epochs(onlyFetch(manager, 20, 1))).toEqual(['orders-0@10/5/5']);
+  });
+});

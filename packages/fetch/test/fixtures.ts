@@ -133,7 +133,12 @@ export function batch(baseOffset: bigint, count: number, patch: Partial<RecordBa
   });
 }
 
-export function marker(offset: bigint, producerId: bigint, type: 'abort' | 'commit'): Uint8Array {
+export function marker(
+  offset: bigint,
+  producerId: bigint,
+  type: 'abort' | 'commit',
+  patch: Partial<RecordBatchInput> = {},
+): Uint8Array {
   return encodeRecordBatchSync({
     baseOffset: offset,
     isTransactional: true,
@@ -142,6 +147,7 @@ export function marker(offset: bigint, producerId: bigint, type: 'abort' | 'comm
     producerEpoch: 0,
     compression: 'none',
     records: [{ key: encodeControlRecordKey(type), value: new Uint8Array([0, 0, 0, 0, 0, 0]) }],
+    ...patch,
   });
 }
 

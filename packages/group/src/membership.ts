@@ -1,6 +1,6 @@
 /**
  * What the consumer needs of a group membership, whatever its protocol: the classic one (JoinGroup / SyncGroup /
- * Heartbeat) today, KIP-848's ConsumerGroupHeartbeat next. A membership is a request manager (it says what to
+ * Heartbeat, ClassicMembershipManager) or KIP-848's (ConsumerGroupHeartbeat, ConsumerMembership). A membership is a request manager (it says what to
  * send and when) that never changes the assignment on its own: every change is a rebalance step that the
  * application side runs inside `poll()`, `close()` or `unsubscribe()` (listener callbacks, the commit before a
  * revocation), and the membership goes on only when the step is complete. That is Kafka's ordering guarantee:

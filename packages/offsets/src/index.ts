@@ -6,7 +6,14 @@ export {
   type CommittedOffset,
   type OffsetToCommit,
 } from './commit-manager.ts';
-export { CommitFailedError, RebalanceInProgressError, RetriableCommitFailedError } from './errors.ts';
+export {
+  CommitFailedError,
+  LOG_TRUNCATION_WARNING,
+  LogTruncationError,
+  LogTruncationWarning,
+  RebalanceInProgressError,
+  RetriableCommitFailedError,
+} from './errors.ts';
 export {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -15,3 +22,4 @@ export {
   OffsetsManager,
   type OffsetsManagerOptions,
 } from './offsets-manager.ts';
+export { PositionValidator, type PositionValidatorOptions } from './position-validator.ts';

@@ -14,6 +14,9 @@
  *   reassignment in between).
  * - ListOffsets per leader, one request per leader with each partition at most once (the broker refuses a
  *   partition listed twice); the application's lookups run until their deadline (TimeoutError).
+ * - Positions are validated (KIP-320, PositionValidator, polled first): a committed offset with a leader epoch is
+ *   checked against the leader's log before it is fetched from, as are positions after a leader change. A reset's
+ *   position is bound to the leader epoch its ListOffsets carried (the leader answered under it): nothing to check.
  */
 import {
   backoffMs,
@@ -39,6 +42,8 @@ import {
   unsent,
 } from '@sluice/runtime';
 import type { CommitManager, CommittedOffset } from './commit-manager.ts';
+import type { LogTruncationWarning } from './errors.ts';
+import { PositionValidator } from './position-validator.ts';
 
 /** ListOffsets' special timestamps. */
 export const EARLIEST_TIMESTAMP = -2n;
@@ -69,6 +74,8 @@ export interface OffsetsManagerOptions {
   readonly retryBackoffMaxMs: number;
   /** An error the application must hear of (thrown from its next poll). */
   readonly onError: (error: Error) => void;
+  /** A log truncation repaired by `auto.offset.reset` (KIP-320). Default: `process.emitWarning`. */
+  readonly onWarning?: (warning: LogTruncationWarning) => void;
   readonly random?: () => number;
 }
 
@@ -97,6 +104,9 @@ export class OffsetsManager implements RequestManager, TopicInterest {
   readonly #options: OffsetsManagerOptions;
   readonly #subscriptions: SubscriptionState;
   readonly #random: () => number;
+  readonly #validator: PositionValidator;
+  /** The leader epoch each reset's ListOffsets carried (the epoch its answer holds under). */
+  readonly #askedEpochs = new WeakMap<Entry, number>();
   /** Partitions whose committed offset is being asked for, with the version they were asked at. */
   #initializing = new TopicPartitionMap<number>();
   #resetting = new TopicPartitionMap<number>();
@@ -110,6 +120,16 @@ export class OffsetsManager implements RequestManager, TopicInterest {
     this.#options = options;
     this.#subscriptions = options.subscriptions;
     this.#random = options.random ?? Math.random;
+    this.#validator = new PositionValidator({
+      subscriptions: options.subscriptions,
+      metadata: options.metadata,
+      requestTimeoutMs: options.requestTimeoutMs,
+      retryBackoffMs: options.retryBackoffMs,
+      retryBackoffMaxMs: options.retryBackoffMaxMs,
+      onError: options.onError,
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+      random: this.#random,
+    });
   }
 
   /**
@@ -147,8 +167,9 @@ export class OffsetsManager implements RequestManager, TopicInterest {
   }
 
   poll(now: number): ManagerPoll {
-    let next = Number.POSITIVE_INFINITY;
-    const requests: UnsentRequest[] = [];
+    const validation = this.#validator.poll(now);
+    let next = validation.nextPollAt;
+    const requests: UnsentRequest[] = [...validation.requests];
     next = Math.min(next, this.#initialize(now));
     const entries = new Map<number, Entry[]>();
     next = Math.min(next, this.#resets(now, entries));
@@ -197,10 +218,13 @@ export class OffsetsManager implements RequestManager, TopicInterest {
             if (this.#initializing.get(tp) === version) this.#initializing.delete(tp);
             const committed: CommittedOffset | null | undefined = found.get(tp);
             if (committed) {
-              this.#subscriptions.completePosition(tp, version, {
-                offset: committed.offset,
-                leaderEpoch: committed.leaderEpoch,
-              });
+              // With a leader epoch, checked against the leader's log before it is fetched from (KIP-320).
+              this.#subscriptions.completePosition(
+                tp,
+                version,
+                { offset: committed.offset, leaderEpoch: committed.leaderEpoch },
+                { validate: true },
+              );
             } else {
               this.#subscriptions.noCommittedOffset(tp, version);
             }
@@ -315,12 +339,17 @@ export class OffsetsManager implements RequestManager, TopicInterest {
           timeoutMs: options.requestTimeoutMs,
           topics: [...byTopic].map(([name, list]) => ({
             name,
-            partitions: list.map((entry) => ({
-              partitionIndex: entry.tp.partition,
-              currentLeaderEpoch: (snapshot && findPartition(snapshot, name, entry.tp.partition)?.leaderEpoch) ?? -1,
-              timestamp: entry.timestamp,
-              maxNumOffsets: 1,
-            })),
+            partitions: list.map((entry) => {
+              const currentLeaderEpoch =
+                (snapshot && findPartition(snapshot, name, entry.tp.partition)?.leaderEpoch) ?? -1;
+              this.#askedEpochs.set(entry, currentLeaderEpoch);
+              return {
+                partitionIndex: entry.tp.partition,
+                currentLeaderEpoch,
+                timestamp: entry.timestamp,
+                maxNumOffsets: 1,
+              };
+            }),
           })),
         };
       },
@@ -373,10 +402,12 @@ export class OffsetsManager implements RequestManager, TopicInterest {
       if (this.#resetting.get(entry.tp) === entry.version) this.#resetting.delete(entry.tp);
       this.#resetFailures = 0;
       if (found !== null) {
-        this.#subscriptions.completePosition(entry.tp, entry.version, {
-          offset: found.offset,
-          leaderEpoch: found.leaderEpoch,
-        });
+        this.#subscriptions.completePosition(
+          entry.tp,
+          entry.version,
+          { offset: found.offset, leaderEpoch: found.leaderEpoch },
+          { currentLeaderEpoch: this.#askedEpochs.get(entry) ?? -1 },
+        );
       }
       return;
     }

@@ -2,9 +2,13 @@
 import { type ClusterSnapshot, ErrorCode, KafkaError, NetworkError } from '@sluice/net';
 import {
   defaultListOffsetsResponse,
+  defaultOffsetForLeaderEpochResponse,
   type ListOffsetsRequest,
   type ListOffsetsResponse,
   listOffsetsApi,
+  type OffsetForLeaderEpochRequest,
+  type OffsetForLeaderEpochResponse,
+  offsetForLeaderEpochApi,
 } from '@sluice/protocol';
 import {
   type Deferred,
@@ -167,12 +171,61 @@ describe('OffsetsManager: positions from committed offsets', () => {
       ]),
     );
     await flush();
-    expect(subscriptions.position(orders0)).toEqual({ offset: 42n, leaderEpoch: 3 });
+    // A committed offset with a leader epoch is checked against the leader's log before it is fetched (KIP-320).
+    expect(subscriptions.partition(orders0)).toMatchObject({
+      fetchState: 'awaiting-validation',
+      position: { offset: 42n, leaderEpoch: 3 },
+    });
+    expect(subscriptions.position(orders0)).toBeNull();
     expect(subscriptions.partition(orders1)).toMatchObject({
       fetchState: 'awaiting-reset',
       resetStrategy: 'earliest',
       resetReason: { kind: 'no-committed-offset' },
     });
+    const { requests } = manager.poll(20);
+    expect(requests.map((request) => [request.api, request.target])).toEqual([
+      [offsetForLeaderEpochApi, { nodeId: 1 }],
+      [listOffsetsApi, { nodeId: 2 }],
+    ]);
+    const validation = requests[0] as unknown as UnsentRequest<
+      OffsetForLeaderEpochRequest,
+      OffsetForLeaderEpochResponse
+    >;
+    expect(validation.build(4).topics).toEqual([
+      { topic: 'orders', partitions: [{ partition: 0, currentLeaderEpoch: 5, leaderEpoch: 3 }] },
+    ]);
+    await validation.onResponse(
+      {
+        ...defaultOffsetForLeaderEpochResponse(),
+        topics: [{ topic: 'orders', partitions: [{ errorCode: 0, partition: 0, leaderEpoch: 3, endOffset: 60n }] }],
+      },
+      { version: 4, nodeId: 1, now: 30 },
+    );
+    expect(subscriptions.position(orders0)).toEqual({ offset: 42n, leaderEpoch: 3 });
+  });
+
+  it('validates a committed position, and resets it to auto.offset.reset where its epoch is unknown to the leader', async () => {
+    const { manager, subscriptions, calls } = setup({ manager: { onWarning: vi.fn() } });
+    subscriptions.assignFromUser([orders0]);
+    nothingSent(manager, 0);
+    calls[0]!.result.resolve(committedMap([[orders0, { offset: 42n, leaderEpoch: 9, metadata: '' }]]));
+    await flush();
+    const [validation] = manager.poll(10).requests as unknown as Array<
+      UnsentRequest<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>
+    >;
+    await validation!.onResponse(
+      {
+        ...defaultOffsetForLeaderEpochResponse(),
+        topics: [{ topic: 'orders', partitions: [{ errorCode: 0, partition: 0, leaderEpoch: -1, endOffset: -1n }] }],
+      },
+      { version: 4, nodeId: 1, now: 20 },
+    );
+    expect(subscriptions.partition(orders0)?.resetReason).toEqual({ kind: 'log-truncation', offset: 42n });
+    const reset = onlyListOffsets(manager, 30);
+    expect(asked(reset)).toEqual([`orders-0@${EARLIEST_TIMESTAMP}`]);
+    await answer(reset, 40, [{ tp: orders0, offset: 3n, leaderEpoch: 5 }]);
+    expect(subscriptions.position(orders0)).toEqual({ offset: 3n, leaderEpoch: 5 });
+    nothingSent(manager, 50);
   });
 
   it('resets a partition without a committed offset to the earliest offset, through ListOffsets at its leader', async () => {

@@ -16,14 +16,17 @@ export {
 } from './request-manager.ts';
 export {
   type ConsumedOffset,
+  type EpochEndOffset,
   type FetchPosition,
   type FetchState,
+  type LogTruncation,
   type OffsetResetStrategy,
   type PartitionView,
   type ResetReason,
   SubscriptionState,
   type SubscriptionStateOptions,
   type SubscriptionType,
+  type ValidationResult,
 } from './subscription-state.ts';
 export {
   type TopicMetadata,

@@ -11,6 +11,11 @@
  * - A partition is fetched only with a valid position (fetch state `fetching`), not paused and not pending
  *   revocation. Positions move forward only through `advance` (records handed to the application) or by a seek.
  * - Positions are committed only for assigned partitions with a valid position (`allConsumed`).
+ * - KIP-320: a position carries the leader epoch of the record before it, and the partition remembers the leader
+ *   epoch (from metadata) it was last checked under (`currentLeaderEpoch`). `awaiting-validation` is a position
+ *   whose log may have been truncated (a leader change, a Fetch that named a diverging epoch, a position with an
+ *   epoch not yet checked): it is neither fetched nor committed until `completeValidation` says what the leader's
+ *   log holds. Entering it bumps the version, so buffered data and answers from before are dropped.
  */
 import { IllegalStateError } from './errors.ts';
 import { describePartition, type TopicPartition, TopicPartitionMap } from './topic-partition.ts';
@@ -33,17 +38,65 @@ export interface FetchPosition {
 export type ResetReason =
   | { readonly kind: 'no-committed-offset' }
   | { readonly kind: 'out-of-range'; readonly offset: bigint }
-  | { readonly kind: 'requested' };
+  | { readonly kind: 'requested' }
+  /** The log was truncated below the position and the leader knows no end for its epoch (KIP-320). */
+  | { readonly kind: 'log-truncation'; readonly offset: bigint };
 
-export type FetchState = 'initializing' | 'awaiting-reset' | 'fetching';
+export type FetchState = 'initializing' | 'awaiting-reset' | 'awaiting-validation' | 'fetching';
+
+/**
+ * Where a leader epoch ends in the leader's log (OffsetForLeaderEpoch's answer, or a Fetch's diverging epoch): the
+ * largest epoch at or below the one asked, and the offset after its last record. -1 / -1n when the leader knows
+ * no such epoch.
+ */
+export interface EpochEndOffset {
+  readonly leaderEpoch: number;
+  readonly endOffset: bigint;
+}
+
+/** A position the leader's log no longer holds (Kafka's SubscriptionState.LogTruncation). */
+export interface LogTruncation extends TopicPartition {
+  /** The position found truncated: its offset and the leader epoch of the record before it. */
+  readonly position: FetchPosition;
+  /**
+   * The first offset known to diverge from what was read, with its leader epoch: the end of the position's epoch
+   * in the leader's log. Null when the leader knows no end for that epoch.
+   */
+  readonly divergentOffset: FetchPosition | null;
+}
+
+/** What `completeValidation` did with the leader's answer. */
+export type ValidationResult =
+  /** Nothing: the partition is no longer awaiting validation at that version. */
+  | { readonly kind: 'ignored' }
+  /** The position is in the leader's log: fetching goes on from it. */
+  | { readonly kind: 'valid' }
+  /** Truncated; the position moved to the divergent offset (a reset strategy is set). */
+  | { readonly kind: 'moved'; readonly truncation: LogTruncation }
+  /** Truncated, no divergent offset known: the partition waits for a reset to `auto.offset.reset`. */
+  | { readonly kind: 'reset'; readonly truncation: LogTruncation }
+  /** Truncated and `auto.offset.reset` is `none`: the partition stays until the application seeks. */
+  | { readonly kind: 'stopped'; readonly truncation: LogTruncation };
 
 /** One assigned partition, as the managers and the application see it (read-only). */
 export interface PartitionView {
   readonly tp: TopicPartition;
   readonly version: number;
   readonly fetchState: FetchState;
-  /** The position; during `awaiting-reset` after OFFSET_OUT_OF_RANGE, the position that was out of range. */
+  /**
+   * The position; during `awaiting-validation`, the position being checked; during `awaiting-reset` after
+   * OFFSET_OUT_OF_RANGE, the position that was out of range.
+   */
   readonly position: FetchPosition | null;
+  /**
+   * The leader epoch (from metadata) the position was last checked or set under (Java's `position.currentLeader`);
+   * -1 while not known. During `awaiting-validation`, the epoch it is checked against.
+   */
+  readonly currentLeaderEpoch: number;
+  /** During `awaiting-validation`: what the leader already said (a Fetch's diverging epoch), else null. */
+  readonly divergingEpoch: EpochEndOffset | null;
+  /** During `awaiting-validation`: the truncation found under `auto.offset.reset=none`; stays until a seek. */
+  readonly truncation: LogTruncation | null;
   readonly resetStrategy: OffsetResetStrategy | null;
   readonly resetReason: ResetReason | null;
   readonly paused: boolean;
@@ -246,7 +299,11 @@ export class SubscriptionState {
     return state !== undefined && state.fetchState === 'fetching' ? state.position : null;
   }
 
-  /** Sets the next record to read (`seek`). Throws when the partition is not assigned. */
+  /**
+   * Sets the next record to read (`seek`). Throws when the partition is not assigned. A position with a leader epoch
+   * is not bound to a leader epoch yet (`currentLeaderEpoch` -1): the position validation sees that and checks it
+   * against the leader before it is fetched (Java's seekUnvalidated).
+   */
   seek(tp: TopicPartition, offset: bigint, leaderEpoch = -1): void {
     if (offset < 0n) throw new RangeError(`cannot seek ${describePartition(tp)} to a negative offset (${offset})`);
     const state = this.#require(tp, 'seek');
@@ -255,12 +312,22 @@ export class SubscriptionState {
 
   /**
    * Applies a position found for a partition (its committed offset, or a reset) if nothing changed it since the
-   * question was asked. Returns whether it was applied.
+   * question was asked. Returns whether it was applied. `validate` (a committed offset): a position with a leader
+   * epoch awaits validation before it is fetched (Java's seekUnvalidated). `currentLeaderEpoch` (a reset): the
+   * leader epoch the position is known to hold under, since the leader's answer was given under it.
    */
-  completePosition(tp: TopicPartition, version: number, position: FetchPosition): boolean {
+  completePosition(
+    tp: TopicPartition,
+    version: number,
+    position: FetchPosition,
+    options: { validate?: boolean; currentLeaderEpoch?: number } = {},
+  ): boolean {
     const state = this.#assignment.get(tp);
-    if (state === undefined || state.version !== version || state.fetchState === 'fetching') return false;
+    if (state === undefined || state.version !== version) return false;
+    if (state.fetchState !== 'initializing' && state.fetchState !== 'awaiting-reset') return false;
     this.#setPosition(state, position);
+    if (options.currentLeaderEpoch !== undefined) state.currentLeaderEpoch = options.currentLeaderEpoch;
+    if (options.validate === true && position.leaderEpoch >= 0) state.fetchState = 'awaiting-validation';
     return true;
   }
 
@@ -291,9 +358,105 @@ export class SubscriptionState {
       state.fetchState = 'awaiting-reset';
       state.resetStrategy = options.strategy ?? this.defaultResetStrategy;
       state.resetReason = reason;
+      state.divergingEpoch = null;
+      state.truncation = null;
       state.retryAt = 0;
       this.#changes++;
     }
+  }
+
+  // ---- validation (KIP-320) ----------------------------------------------------------------------------------
+
+  /**
+   * The fetching partition at `version` may have been truncated: it waits for validation (its version moves on, so
+   * buffered data and answers from before are dropped). `divergingEpoch`: the leader already said where the
+   * position's epoch ends (a Fetch answer), so no request is needed; `currentLeaderEpoch`: the leader epoch to
+   * check against. Also restarts the validation of a partition already awaiting one (a newer leader came). Returns
+   * whether the partition now awaits validation.
+   */
+  requestValidation(
+    tp: TopicPartition,
+    version: number,
+    options: { divergingEpoch?: EpochEndOffset; currentLeaderEpoch?: number } = {},
+  ): boolean {
+    const state = this.#assignment.get(tp);
+    if (state === undefined || state.version !== version || state.position === null) return false;
+    if (state.fetchState !== 'fetching' && !(state.fetchState === 'awaiting-validation' && state.truncation === null)) {
+      return false;
+    }
+    state.version = this.#nextVersion++;
+    state.fetchState = 'awaiting-validation';
+    state.divergingEpoch = options.divergingEpoch ?? null;
+    state.truncation = null;
+    if (options.currentLeaderEpoch !== undefined) state.currentLeaderEpoch = options.currentLeaderEpoch;
+    state.retryAt = 0;
+    this.#changes++;
+    return true;
+  }
+
+  /**
+   * A fetching partition's position is valid under this leader epoch (it has no epoch to check, or it was just
+   * set): the epoch only grows.
+   */
+  bindLeaderEpoch(tp: TopicPartition, leaderEpoch: number): void {
+    const state = this.#assignment.get(tp);
+    if (state === undefined || state.fetchState !== 'fetching') return;
+    if (leaderEpoch > state.currentLeaderEpoch) state.currentLeaderEpoch = leaderEpoch;
+  }
+
+  /**
+   * The leader's answer for a partition awaiting validation at `version` (Kafka's maybeCompleteValidation):
+   * `epochEnd` is where the position's epoch ends in the leader's log (null: the leader cannot be asked, the
+   * position is taken as it is), checked under `currentLeaderEpoch`.
+   * - No end known for the epoch: truncated; a reset to `auto.offset.reset` follows.
+   * - The epoch ends before the position: truncated; the position moves to that end (the first offset known to
+   *   diverge), with that epoch.
+   * - Otherwise the position is valid; it takes the answer's epoch when that is lower (the leader never had the
+   *   position's epoch), so a Fetch naming it does not diverge again.
+   * With `auto.offset.reset=none` a truncation is not repaired: the partition stays awaiting validation with its
+   * `truncation`, until the application seeks.
+   */
+  completeValidation(
+    tp: TopicPartition,
+    version: number,
+    epochEnd: EpochEndOffset | null,
+    currentLeaderEpoch: number,
+  ): ValidationResult {
+    const state = this.#assignment.get(tp);
+    if (
+      state === undefined ||
+      state.version !== version ||
+      state.fetchState !== 'awaiting-validation' ||
+      state.truncation !== null ||
+      state.position === null
+    ) {
+      return { kind: 'ignored' };
+    }
+    const position = state.position;
+    const repair = this.defaultResetStrategy !== 'none';
+    if (epochEnd !== null && (epochEnd.endOffset < 0n || epochEnd.leaderEpoch < 0)) {
+      const truncation: LogTruncation = { topic: tp.topic, partition: tp.partition, position, divergentOffset: null };
+      if (!repair) return this.#stop(state, truncation);
+      this.requestReset([state.tp], { kind: 'log-truncation', offset: position.offset }, { version });
+      return { kind: 'reset', truncation };
+    }
+    if (epochEnd !== null && epochEnd.endOffset < position.offset) {
+      const divergentOffset = { offset: epochEnd.endOffset, leaderEpoch: epochEnd.leaderEpoch };
+      const truncation: LogTruncation = { topic: tp.topic, partition: tp.partition, position, divergentOffset };
+      if (!repair) return this.#stop(state, truncation);
+      this.#setPosition(state, divergentOffset);
+      state.currentLeaderEpoch = Math.max(currentLeaderEpoch, state.currentLeaderEpoch);
+      return { kind: 'moved', truncation };
+    }
+    state.fetchState = 'fetching';
+    state.divergingEpoch = null;
+    state.currentLeaderEpoch = Math.max(currentLeaderEpoch, state.currentLeaderEpoch);
+    if (epochEnd !== null && epochEnd.leaderEpoch < position.leaderEpoch) {
+      state.position = { offset: position.offset, leaderEpoch: epochEnd.leaderEpoch };
+    }
+    state.retryAt = 0;
+    this.#changes++;
+    return { kind: 'valid' };
   }
 
   /** An initializing partition has no committed offset: it waits for a reset with `auto.offset.reset`. */
@@ -407,6 +570,9 @@ export class SubscriptionState {
       version: this.#nextVersion++,
       fetchState: 'initializing',
       position: null,
+      currentLeaderEpoch: -1,
+      divergingEpoch: null,
+      truncation: null,
       resetStrategy: null,
       resetReason: null,
       paused: false,
@@ -418,14 +584,25 @@ export class SubscriptionState {
     };
   }
 
+  /** A new position, fetched from at once; the leader epoch it holds under is not known yet. */
   #setPosition(state: PartitionState, position: FetchPosition): void {
     state.version = this.#nextVersion++;
     state.position = position;
     state.fetchState = 'fetching';
+    state.currentLeaderEpoch = -1;
+    state.divergingEpoch = null;
+    state.truncation = null;
     state.resetStrategy = null;
     state.resetReason = null;
     state.retryAt = 0;
     this.#changes++;
+  }
+
+  #stop(state: PartitionState, truncation: LogTruncation): ValidationResult {
+    state.truncation = truncation;
+    state.divergingEpoch = null;
+    this.#changes++;
+    return { kind: 'stopped', truncation };
   }
 
   #require(tp: TopicPartition, action: string): PartitionState {

@@ -596,3 +596,193 @@ describe('SubscriptionState: the changes counter', () => {
     expect(changed()).toBe(false);
   });
 });
+
+describe('SubscriptionState: position validation (KIP-320)', () => {
+  /** ORDERS_0 fetching at 120 (epoch 4), bound to leader epoch 5, then awaiting validation under epoch 6. */
+  function awaiting(options: Partial<SubscriptionStateOptions> = {}) {
+    const subscriptions = state(options);
+    subscriptions.assignFromUser([ORDERS_0, ORDERS_1]);
+    subscriptions.seek(ORDERS_0, 120n, 4);
+    subscriptions.bindLeaderEpoch(ORDERS_0, 5);
+    const before = versionOf(subscriptions, ORDERS_0);
+    expect(subscriptions.requestValidation(ORDERS_0, before, { currentLeaderEpoch: 6 })).toBe(true);
+    return { subscriptions, before, version: versionOf(subscriptions, ORDERS_0) };
+  }
+
+  it('a seek or a position found leaves the leader epoch unbound; binding only raises it, and only while fetching', () => {
+    const subscriptions = state();
+    subscriptions.assignFromUser([ORDERS_0]);
+    subscriptions.seek(ORDERS_0, 10n, 3);
+    expect(subscriptions.partition(ORDERS_0)?.currentLeaderEpoch).toBe(-1);
+    subscriptions.bindLeaderEpoch(ORDERS_0, 5);
+    subscriptions.bindLeaderEpoch(ORDERS_0, 4);
+    expect(subscriptions.partition(ORDERS_0)?.currentLeaderEpoch).toBe(5);
+    subscriptions.seek(ORDERS_0, 12n);
+    expect(subscriptions.partition(ORDERS_0)?.currentLeaderEpoch).toBe(-1);
+    subscriptions.requestReset([ORDERS_0], { kind: 'requested' });
+    subscriptions.bindLeaderEpoch(ORDERS_0, 9);
+    expect(subscriptions.partition(ORDERS_0)?.currentLeaderEpoch).toBe(-1);
+  });
+
+  it('requestValidation stops fetching and committing the position, at a new version, until it completes', () => {
+    const { subscriptions, before, version } = awaiting();
+    expect(version).not.toBe(before);
+    expect(subscriptions.partition(ORDERS_0)).toMatchObject({
+      fetchState: 'awaiting-validation',
+      position: { offset: 120n, leaderEpoch: 4 },
+      currentLeaderEpoch: 6,
+      divergingEpoch: null,
+      truncation: null,
+    });
+    expect(subscriptions.position(ORDERS_0)).toBeNull();
+    expect(subscriptions.isFetchable(ORDERS_0)).toBe(false);
+    expect(subscriptions.allConsumed()).toEqual([]);
+    // Not at another version, not without a position.
+    expect(subscriptions.requestValidation(ORDERS_0, before)).toBe(false);
+    expect(subscriptions.requestValidation(ORDERS_1, versionOf(subscriptions, ORDERS_1))).toBe(false);
+  });
+
+  it('completes as valid when the epoch ends at or after the position, binding the leader epoch', () => {
+    const { subscriptions, version } = awaiting();
+    const changes = subscriptions.changes;
+    expect(subscriptions.completeValidation(ORDERS_0, version, { leaderEpoch: 4, endOffset: 120n }, 6)).toEqual({
+      kind: 'valid',
+    });
+    expect(subscriptions.position(ORDERS_0)).toEqual({ offset: 120n, leaderEpoch: 4 });
+    expect(subscriptions.partition(ORDERS_0)).toMatchObject({ fetchState: 'fetching', currentLeaderEpoch: 6, version });
+    expect(subscriptions.changes).toBe(changes + 1);
+    // Answered once: a second answer, or one for another version, is ignored.
+    expect(subscriptions.completeValidation(ORDERS_0, version, { leaderEpoch: 4, endOffset: 0n }, 6).kind).toBe(
+      'ignored',
+    );
+  });
+
+  it('takes the answer’s epoch when the leader never had the position’s epoch, so that Fetch does not diverge again', () => {
+    const { subscriptions, version } = awaiting();
+    expect(subscriptions.completeValidation(ORDERS_0, version, { leaderEpoch: 3, endOffset: 150n }, 6).kind).toBe(
+      'valid',
+    );
+    expect(subscriptions.position(ORDERS_0)).toEqual({ offset: 120n, leaderEpoch: 3 });
+  });
+
+  it('takes the position as it is when the leader cannot be asked (null answer)', () => {
+    const { subscriptions, version } = awaiting();
+    expect(subscriptions.completeValidation(ORDERS_0, version, null, 6).kind).toBe('valid');
+    expect(subscriptions.position(ORDERS_0)).toEqual({ offset: 120n, leaderEpoch: 4 });
+  });
+
+  it('moves a truncated position to the divergent offset, with its epoch, when a reset strategy is set', () => {
+    const { subscriptions, version } = awaiting();
+    const result = subscriptions.completeValidation(ORDERS_0, version, { leaderEpoch: 3, endOffset: 100n }, 6);
+    expect(result).toEqual({
+      kind: 'moved',
+      truncation: {
+        ...ORDERS_0,
+        position: { offset: 120n, leaderEpoch: 4 },
+        divergentOffset: { offset: 100n, leaderEpoch: 3 },
+      },
+    });
+    expect(subscriptions.position(ORDERS_0)).toEqual({ offset: 100n, leaderEpoch: 3 });
+    expect(subscriptions.partition(ORDERS_0)?.currentLeaderEpoch).toBe(6);
+    // A new position: a new version, so nothing asked about the old one applies.
+    expect(versionOf(subscriptions, ORDERS_0)).not.toBe(version);
+  });
+
+  it('waits for a reset to auto.offset.reset when the leader knows no end for the epoch', () => {
+    const { subscriptions, version } = awaiting({ defaultResetStrategy: 'latest' });
+    const result = subscriptions.completeValidation(ORDERS_0, version, { leaderEpoch: -1, endOffset: -1n }, 6);
+    expect(result).toEqual({
+      kind: 'reset',
+      truncation: { ...ORDERS_0, position: { offset: 120n, leaderEpoch: 4 }, divergentOffset: null },
+    });
+    expect(subscriptions.partition(ORDERS_0)).toMatchObject({
+      fetchState: 'awaiting-reset',
+      resetStrategy: 'latest',
+      resetReason: { kind: 'log-truncation', offset: 120n },
+    });
+  });
+
+  it('with auto.offset.reset=none, keeps the truncation and the partition stopped until a seek', () => {
+    for (const [answer, divergentOffset] of [
+      [
+        { leaderEpoch: 3, endOffset: 100n },
+        { offset: 100n, leaderEpoch: 3 },
+      ],
+      [{ leaderEpoch: -1, endOffset: -1n }, null],
+    ] as const) {
+      const { subscriptions, version } = awaiting({ defaultResetStrategy: 'none' });
+      const truncation = { ...ORDERS_0, position: { offset: 120n, leaderEpoch: 4 }, divergentOffset };
+      expect(subscriptions.completeValidation(ORDERS_0, version, answer, 6)).toEqual({ kind: 'stopped', truncation });
+      expect(subscriptions.partition(ORDERS_0)).toMatchObject({
+        fetchState: 'awaiting-validation',
+        truncation,
+        version,
+      });
+      expect(subscriptions.position(ORDERS_0)).toBeNull();
+      // Stopped: no other answer and no new validation changes it.
+      expect(subscriptions.completeValidation(ORDERS_0, version, null, 6).kind).toBe('ignored');
+      expect(subscriptions.requestValidation(ORDERS_0, version)).toBe(false);
+      subscriptions.seek(ORDERS_0, 100n, 3);
+      expect(subscriptions.partition(ORDERS_0)).toMatchObject({ fetchState: 'fetching', truncation: null });
+    }
+  });
+
+  it('a reset or a seek ends a validation, and the answer to it is then ignored', () => {
+    const { subscriptions, version } = awaiting();
+    subscriptions.requestReset([ORDERS_0], { kind: 'requested' }, { strategy: 'earliest' });
+    expect(subscriptions.completeValidation(ORDERS_0, version, { leaderEpoch: 3, endOffset: 0n }, 6).kind).toBe(
+      'ignored',
+    );
+    expect(subscriptions.partition(ORDERS_0)?.fetchState).toBe('awaiting-reset');
+  });
+
+  it('keeps a diverging epoch handed over with the request, and restarts a validation that was already waiting', () => {
+    const { subscriptions, version } = awaiting();
+    const diverging = { leaderEpoch: 3, endOffset: 100n };
+    expect(subscriptions.requestValidation(ORDERS_0, version, { divergingEpoch: diverging })).toBe(true);
+    const restarted = versionOf(subscriptions, ORDERS_0);
+    expect(restarted).not.toBe(version);
+    expect(subscriptions.partition(ORDERS_0)).toMatchObject({ divergingEpoch: diverging, currentLeaderEpoch: 6 });
+    expect(subscriptions.completeValidation(ORDERS_0, version, null, 6).kind).toBe('ignored');
+    expect(subscriptions.completeValidation(ORDERS_0, restarted, diverging, 6).kind).toBe('moved');
+    expect(subscriptions.partition(ORDERS_0)?.divergingEpoch).toBeNull();
+  });
+
+  it('completePosition validates a committed position with an epoch, and binds a reset’s to the epoch it came under', () => {
+    const subscriptions = state();
+    subscriptions.assignFromUser([ORDERS_0, ORDERS_1, PAYMENTS_0]);
+    subscriptions.completePosition(
+      ORDERS_0,
+      versionOf(subscriptions, ORDERS_0),
+      { offset: 42n, leaderEpoch: 3 },
+      {
+        validate: true,
+      },
+    );
+    subscriptions.completePosition(
+      ORDERS_1,
+      versionOf(subscriptions, ORDERS_1),
+      { offset: 7n, leaderEpoch: -1 },
+      {
+        validate: true,
+      },
+    );
+    subscriptions.completePosition(
+      PAYMENTS_0,
+      versionOf(subscriptions, PAYMENTS_0),
+      { offset: 9n, leaderEpoch: 5 },
+      { currentLeaderEpoch: 5 },
+    );
+    expect(subscriptions.partition(ORDERS_0)).toMatchObject({
+      fetchState: 'awaiting-validation',
+      currentLeaderEpoch: -1,
+    });
+    // Nothing to check without an epoch.
+    expect(subscriptions.partition(ORDERS_1)?.fetchState).toBe('fetching');
+    expect(subscriptions.partition(PAYMENTS_0)).toMatchObject({ fetchState: 'fetching', currentLeaderEpoch: 5 });
+    // A partition awaiting validation takes no position found meanwhile.
+    expect(
+      subscriptions.completePosition(ORDERS_0, versionOf(subscriptions, ORDERS_0), { offset: 0n, leaderEpoch: -1 }),
+    ).toBe(false);
+  });
+});
