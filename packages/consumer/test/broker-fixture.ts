@@ -8,6 +8,30 @@ import { createTopic, produce } from '@sluice/tools-admin';
 import { afterAll, inject } from 'vitest';
 import { KafkaConsumer } from '../src/index.ts';
 
+/**
+ * Polls every consumer (in parallel, like separate applications) until `done` holds, handing each poll's values to
+ * `onValues`; bounded generously (`timeoutMs`, default 60 s).
+ */
+export async function pollUntil(
+  members: ReadonlyArray<KafkaConsumer<string | null, string | null>>,
+  done: () => boolean,
+  onValues: (index: number, values: Array<string | null>) => void = () => {},
+  options: { timeoutMs?: number; pollMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('the group did not get there in time');
+    await Promise.all(
+      members.map(async (member, index) =>
+        onValues(
+          index,
+          (await member.poll(options.pollMs ?? 100)).map((record) => record.value),
+        ),
+      ),
+    );
+  }
+}
+
 export function brokerFixture(name: string) {
   const bootstrap = inject('kafka').bootstrap.PLAINTEXT!;
   const pool = new ConnectionPool({ connection: { clientId: `sluice-${name}-setup` } });

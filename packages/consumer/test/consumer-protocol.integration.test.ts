@@ -14,7 +14,7 @@ import {
   SubscriptionPattern,
   type TopicPartition,
 } from '../src/index.ts';
-import { brokerFixture } from './broker-fixture.ts';
+import { brokerFixture, pollUntil } from './broker-fixture.ts';
 import { javaMember, sluiceMember } from './member-processes.ts';
 
 const { bootstrap, newTopic, fill, consumer } = brokerFixture('kip848');
@@ -26,27 +26,6 @@ const PROTOCOL = { 'group.protocol': 'consumer' } as const;
 const sorted = (partitions: readonly TopicPartition[]) => partitions.map((tp) => tp.partition).sort((a, b) => a - b);
 
 type Member = KafkaConsumer<string | null, string | null>;
-
-/** Polls every consumer (in parallel, like separate applications) until `done` holds; bounded generously. */
-async function pollUntil(
-  members: readonly Member[],
-  done: () => boolean,
-  onValues: (index: number, values: Array<string | null>) => void = () => {},
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error('the group did not get there in time');
-    await Promise.all(
-      members.map(async (member, index) =>
-        onValues(
-          index,
-          (await member.poll(100)).map((record) => record.value),
-        ),
-      ),
-    );
-  }
-}
 
 /** Whether the members' assignments cover partitions 0..count-1 with each owned exactly once. */
 function ownedOnce(assignments: ReadonlyArray<readonly number[]>, count: number): boolean {
@@ -124,7 +103,7 @@ describe.skipIf(lacks.consumerGroupProtocol !== undefined)('KIP-848 consumer gro
     await killed.waitFor((assigned) => assigned.length > 0);
     await pollUntil([a], () => ownedOnce([sorted(a.assignment()), killed.assigned()], 4));
     await killed.kill();
-    await pollUntil([a], () => a.assignment().length === 4, undefined, 40_000);
+    await pollUntil([a], () => a.assignment().length === 4, undefined, { timeoutMs: 40_000 });
   });
 
   it('a static member that restarts within the session timeout gets its partitions back with no reassignment', async () => {
@@ -273,7 +252,7 @@ describe.skipIf(lacks.consumerGroupProtocol !== undefined)('KIP-848 consumer gro
       () =>
         java.assigned().length === 2 && ownedOnce([sorted(a.assignment()), sorted(b.assignment()), java.assigned()], 6),
       undefined,
-      90_000,
+      { timeoutMs: 90_000 },
     );
     // The Java member leaves: the Sluice members take its partitions.
     await java.stop();

@@ -15,32 +15,12 @@ import {
   RebalanceInProgressError,
   type TopicPartition,
 } from '../src/index.ts';
-import { brokerFixture } from './broker-fixture.ts';
+import { brokerFixture, pollUntil } from './broker-fixture.ts';
 
 const { pool, metadata, newTopic, fill, consumer } = brokerFixture('group-test');
 
 const groupId = () => `group-${randomUUID().slice(0, 8)}`;
 const names = (partitions: readonly TopicPartition[]) => partitions.map((tp) => tp.partition).sort((a, b) => a - b);
-
-/** Polls every consumer (in parallel, like separate applications) until `done` holds; bounded generously. */
-async function pollUntil(
-  members: ReadonlyArray<KafkaConsumer<string | null, string | null>>,
-  done: () => boolean,
-  onRecords: (index: number, values: Array<string | null>) => void = () => {},
-): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error('the group did not get there in time');
-    await Promise.all(
-      members.map(async (member, index) =>
-        onRecords(
-          index,
-          (await member.poll(200)).map((record) => record.value),
-        ),
-      ),
-    );
-  }
-}
 
 /** A listener that records what it was told. */
 function recorder(): ConsumerRebalanceListener & { events: Array<[string, number[]]> } {

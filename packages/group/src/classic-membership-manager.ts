@@ -52,7 +52,15 @@ import {
   rebalanceProtocolOf,
 } from './consumer-assignment.ts';
 import type { CoordinatorView } from './coordinator-manager.ts';
-import type { CommitPermission, ConsumerGroupMetadata, Membership, RebalanceStep } from './membership.ts';
+import {
+  type CommitPermission,
+  type ConsumerGroupMetadata,
+  leaveStep,
+  type Membership,
+  PollWait,
+  type RebalanceStep,
+  removeFromAssignment,
+} from './membership.ts';
 
 export interface ClassicMembershipManagerOptions extends Omit<ClassicMembershipOptions, 'coordinator'> {
   readonly coordinator: CoordinatorView;
@@ -111,9 +119,7 @@ export class ClassicMembershipManager implements Membership {
   #patternSince = Number.POSITIVE_INFINITY;
   #patternMatched = false;
   #fatal: Error | null = null;
-  /** The application's wait inside poll, if one is on (a token, so that a late end of an older wait is ignored). */
-  #pollWait = 0;
-  #nextPollWait = 1;
+  readonly #pollWait = new PollWait();
   #left = false;
   #leaving = false;
 
@@ -164,16 +170,12 @@ export class ClassicMembershipManager implements Membership {
   }
 
   beginPollWait(now: number): number {
-    const token = this.#nextPollWait++;
-    this.#pollWait = token;
     this.membership.pollWaiting(now, true);
-    return token;
+    return this.#pollWait.begin();
   }
 
   endPollWait(now: number, token?: number): void {
-    if (this.#pollWait === 0 || (token !== undefined && token !== this.#pollWait)) return;
-    this.#pollWait = 0;
-    this.membership.pollWaiting(now, false);
+    if (this.#pollWait.end(token)) this.membership.pollWaiting(now, false);
   }
 
   enforceRebalance(reason: string): void {
@@ -278,7 +280,7 @@ export class ClassicMembershipManager implements Membership {
         this.#armed = true;
         break;
       case 'revoke': {
-        this.#remove(step.partitions);
+        removeFromAssignment(this.#subscriptions, step.partitions);
         const pending = this.#pendingAssignment;
         if (pending !== null && !pending.revokedDone && pending.revoked === step.partitions) {
           pending.revokedDone = true;
@@ -304,9 +306,7 @@ export class ClassicMembershipManager implements Membership {
     const assigned = this.#subscriptions.assignedPartitions();
     const lost = this.#lossPending || this.membership.generation === null;
     this.#lossPending = false;
-    return lost
-      ? { id: this.#nextStepId++, kind: 'lose', partitions: assigned }
-      : { id: this.#nextStepId++, kind: 'revoke', partitions: assigned, notifyEmpty: false };
+    return leaveStep(this.#nextStepId++, assigned, lost);
   }
 
   leave(reason: string, options: { ending: 'closed' | 'unjoined' }): void {
@@ -397,12 +397,6 @@ export class ClassicMembershipManager implements Membership {
     if (this.#rejoin !== null) return;
     this.#rejoin = { reason, prepared: false };
     this.#armed = false;
-  }
-
-  #remove(partitions: readonly TopicPartition[]): void {
-    if (partitions.length === 0) return;
-    const gone = new TopicPartitionSet(partitions);
-    this.#subscriptions.assignFromSubscribed(this.#subscriptions.assignedPartitions().filter((tp) => !gone.has(tp)));
   }
 
   #handleEvents(): void {

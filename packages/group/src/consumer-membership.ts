@@ -46,7 +46,15 @@ import {
   unsent,
 } from '@sluice/runtime';
 import type { CoordinatorView } from './coordinator-manager.ts';
-import type { CommitPermission, ConsumerGroupMetadata, Membership, RebalanceStep } from './membership.ts';
+import {
+  type CommitPermission,
+  type ConsumerGroupMetadata,
+  leaveStep,
+  type Membership,
+  PollWait,
+  type RebalanceStep,
+  removeFromAssignment,
+} from './membership.ts';
 
 /** The broker speaks no KIP-848 consumer group protocol: the group needs `group.protocol=classic`. */
 export class GroupProtocolUnsupportedError extends Error {
@@ -167,8 +175,7 @@ export class ConsumerMembership implements Membership {
   /** The application polled since `#joinOnPoll`: the member joins as soon as it can (a pattern waits for metadata). */
   #joinArmed = false;
   #lastPoll = 0;
-  #pollWait = 0;
-  #nextPollWait = 1;
+  readonly #pollWait = new PollWait();
   #fatal: Error | null = null;
   #leaving = false;
   #left = false;
@@ -239,16 +246,12 @@ export class ConsumerMembership implements Membership {
   }
 
   beginPollWait(now: number): number {
-    const token = this.#nextPollWait++;
-    this.#pollWait = token;
     this.#lastPoll = now;
-    return token;
+    return this.#pollWait.begin();
   }
 
   endPollWait(now: number, token?: number): void {
-    if (this.#pollWait === 0 || (token !== undefined && token !== this.#pollWait)) return;
-    this.#pollWait = 0;
-    this.#lastPoll = now;
+    if (this.#pollWait.end(token)) this.#lastPoll = now;
   }
 
   /** Kafka's consumer ignores `enforceRebalance` under the consumer protocol: the broker decides when to rebalance. */
@@ -334,11 +337,11 @@ export class ConsumerMembership implements Membership {
         const reconciliation = this.#reconciliation;
         if (reconciliation !== null && reconciliation.revoked === step.partitions) {
           reconciliation.revokedDone = true;
-          this.#removeAssigned(step.partitions);
+          removeFromAssignment(this.#subscriptions, step.partitions);
           // What the member owns without them: the broker may hand them on once it hears of it.
           this.#owned = withoutPartitions(this.#owned, step.partitions, this.#topicNames);
         } else {
-          this.#removeAssigned(step.partitions);
+          removeFromAssignment(this.#subscriptions, step.partitions);
         }
         break;
       }
@@ -361,9 +364,7 @@ export class ConsumerMembership implements Membership {
     const assigned = this.#subscriptions.assignedPartitions();
     const lost = this.#lossPending || this.#state === 'fenced' || this.#state === 'stale' || this.#memberEpoch <= 0;
     this.#lossPending = false;
-    return lost
-      ? { id: this.#nextStepId++, kind: 'lose', partitions: assigned }
-      : { id: this.#nextStepId++, kind: 'revoke', partitions: assigned, notifyEmpty: false };
+    return leaveStep(this.#nextStepId++, assigned, lost);
   }
 
   leave(_reason: string, options: { ending: 'closed' | 'unjoined' }): void {
@@ -490,7 +491,7 @@ export class ConsumerMembership implements Membership {
 
   /** When the application's max.poll.interval.ms runs out (it is not counted while it waits inside poll). */
   #pollDeadline(): number {
-    if (!this.#inGroup() || this.#pollWait !== 0) return Number.POSITIVE_INFINITY;
+    if (!this.#inGroup() || this.#pollWait.waiting) return Number.POSITIVE_INFINITY;
     return this.#lastPoll + this.#options.rebalanceTimeoutMs;
   }
 
@@ -727,12 +728,6 @@ export class ConsumerMembership implements Membership {
     }
     if (this.#fatal === null) this.#state = this.#leaveEnding === 'closed' ? 'closed' : 'unsubscribed';
     this.#left = true;
-  }
-
-  #removeAssigned(partitions: readonly TopicPartition[]): void {
-    if (partitions.length === 0) return;
-    const gone = new TopicPartitionSet(partitions);
-    this.#subscriptions.assignFromSubscribed(this.#subscriptions.assignedPartitions().filter((tp) => !gone.has(tp)));
   }
 
   /** Resolves the target's topic ids and plans the steps from the current assignment to it. */

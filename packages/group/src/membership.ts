@@ -6,7 +6,13 @@
  * revocation), and the membership goes on only when the step is complete. That is Kafka's ordering guarantee:
  * between two polls the assignment the application sees does not change.
  */
-import type { RequestManager, TopicInterest, TopicPartition } from '@sluice/runtime';
+import {
+  type RequestManager,
+  type SubscriptionState,
+  type TopicInterest,
+  type TopicPartition,
+  TopicPartitionSet,
+} from '@sluice/runtime';
 
 export type RebalanceStep =
   /**
@@ -92,4 +98,41 @@ export interface Membership extends RequestManager, TopicInterest {
   leave(reason: string, options: { ending: 'closed' | 'unjoined' }): void;
   /** After a `leave` that ends `unjoined` is done: a later subscription joins again. */
   resetAfterLeave(): void;
+}
+
+/** The step that ends an assignment when the member leaves: lost (nothing committed) or revoked. */
+export function leaveStep(id: number, partitions: readonly TopicPartition[], lost: boolean): RebalanceStep {
+  return lost ? { id, kind: 'lose', partitions } : { id, kind: 'revoke', partitions, notifyEmpty: false };
+}
+
+/** Takes these partitions out of the group's assignment (a revoke step completed). */
+export function removeFromAssignment(subscriptions: SubscriptionState, partitions: readonly TopicPartition[]): void {
+  if (partitions.length === 0) return;
+  const gone = new TopicPartitionSet(partitions);
+  subscriptions.assignFromSubscribed(subscriptions.assignedPartitions().filter((tp) => !gone.has(tp)));
+}
+
+/**
+ * The application's wait inside poll, if one is on, as a token: a late end of an older, interrupted wait does not
+ * end a newer one.
+ */
+export class PollWait {
+  #current = 0;
+  #next = 1;
+
+  get waiting(): boolean {
+    return this.#current !== 0;
+  }
+
+  begin(): number {
+    this.#current = this.#next++;
+    return this.#current;
+  }
+
+  /** Ends the wait of `token` (or, without one, whatever wait is on); false when that wait is not the one on. */
+  end(token?: number): boolean {
+    if (this.#current === 0 || (token !== undefined && token !== this.#current)) return false;
+    this.#current = 0;
+    return true;
+  }
 }
