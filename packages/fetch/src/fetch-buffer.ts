@@ -127,11 +127,6 @@ export class FetchBuffer {
     return this.#failed.get(tp) === version;
   }
 
-  /** Where the next fetch of the partition starts when something is buffered for this version, else null. */
-  nextFetchOffset(tp: TopicPartition, version: number): bigint | null {
-    return this.nextFetchPosition(tp, version)?.offset ?? null;
-  }
-
   /**
    * Where the next fetch of the partition starts, with the leader epoch of the last buffered batch before it (its
    * `lastFetchedEpoch`), when something is buffered for this version; else null.

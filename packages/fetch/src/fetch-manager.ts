@@ -461,7 +461,7 @@ export class FetchManager implements RequestManager {
           const state = this.#subscriptions.partition(entry.tp);
           if (state === undefined || state.version !== entry.version) continue;
           // Data must start where the buffered data (or the position) ends, or it is a duplicate or a gap.
-          const expected = this.#buffer.nextFetchOffset(entry.tp, entry.version) ?? state.position?.offset;
+          const expected = this.#buffer.nextFetchPosition(entry.tp, entry.version)?.offset ?? state.position?.offset;
           if (expected !== entry.fetchOffset) continue;
           if (this.#accept(entry, data, source.nodeId, lease, now)) returned.push(entry.tp);
         }

@@ -230,8 +230,8 @@ describe('FetchManager and FetchBuffer: records', () => {
       { tp: orders0, records: batch(10n, 4) },
       { tp: payments0, records: batch(0n, 4) },
     ]);
-    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBe(14n);
-    expect(buffer.nextFetchOffset(payments0, version(subscriptions, payments0))).toBe(4n);
+    expect(buffer.nextFetchPosition(orders0, version(subscriptions, orders0))?.offset).toBe(14n);
+    expect(buffer.nextFetchPosition(payments0, version(subscriptions, payments0))?.offset).toBe(4n);
     const first = buffer.collect(subscriptions, 3);
     expect(described(first)).toEqual(['orders-0@10', 'orders-0@11', 'orders-0@12']);
     expect(utf8(first[0]!.value as Uint8Array)).toBe('v10');
@@ -333,7 +333,7 @@ describe('FetchManager and FetchBuffer: records', () => {
       { tp: orders0, records: batch(10n, 4) },
       { tp: payments0, records: batch(0n, 2) },
     ]);
-    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBeNull();
+    expect(buffer.nextFetchPosition(orders0, version(subscriptions, orders0))).toBeNull();
     expect(buffer.bufferedBytesOf(orders0)).toBe(0);
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['payments-0@0', 'payments-0@1']);
     expect(subscriptions.position(orders0)).toEqual({ offset: 50n, leaderEpoch: -1 });
@@ -362,7 +362,7 @@ describe('FetchManager and FetchBuffer: records', () => {
     const ordersVersion = version(subscriptions, orders0);
     subscriptions.assignFromUser([payments0]);
     buffer.retain(subscriptions);
-    expect(buffer.nextFetchOffset(orders0, ordersVersion)).toBeNull();
+    expect(buffer.nextFetchPosition(orders0, ordersVersion)).toBeNull();
     expect(buffer.bufferedBytesOf(orders0)).toBe(0);
     expect(described(buffer.collect(subscriptions, 10))).toEqual(['payments-0@0', 'payments-0@1']);
   });
@@ -423,7 +423,7 @@ describe('FetchManager: errors', () => {
     await answer(past, 20, [{ tp: orders0, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE }]);
     expect(subscriptions.partition(orders0)?.fetchState).toBe('fetching');
     expect(subscriptions.position(orders0)?.offset).toBe(10n);
-    expect(buffer.nextFetchOffset(orders0, version(subscriptions, orders0))).toBe(13n);
+    expect(buffer.nextFetchPosition(orders0, version(subscriptions, orders0))?.offset).toBe(13n);
     expect(manager.poll(119)).toEqual({ requests: [], nextPollAt: 120 });
     expect(asked(onlyFetch(manager, 120, 1))).toEqual(['orders-0@13']);
   });
